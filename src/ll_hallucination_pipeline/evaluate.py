@@ -12,7 +12,7 @@ from typing import Any
 from .data import task_spec
 from .errors import PipelineInputError
 from .io import atomic_write_json
-from .model import QuantizationSettings, load_model, load_tokenizer, model_fingerprint
+from .model import QuantizationSettings, best_device, load_model, load_tokenizer, model_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +82,9 @@ def build_lm(
     from .score_cache import ScoreCache
     from .scoring import SharedPrefixLM
 
-    fingerprint = model_fingerprint(model_dir, quantization, adapter_dir)
-    model = load_model(model_dir, quantization, adapter_dir=adapter_dir)
+    device = best_device()
+    fingerprint = model_fingerprint(model_dir, quantization.for_device(device), adapter_dir, device=device)
+    model = load_model(model_dir, quantization, adapter_dir=adapter_dir, device=device)
     model.eval()
     tokenizer = load_tokenizer(model_dir)
     return SharedPrefixLM(model, tokenizer, cache=ScoreCache(cache_dir, fingerprint), token_budget=token_budget)
@@ -138,3 +139,35 @@ def run_evaluation(request: EvalRequest, lm: Any, *, metadata: dict[str, Any]) -
         os.replace(tmp / SCORING_NAME, out_dir / SCORING_NAME)
         os.replace(results_file, out_dir / RESULTS_NAME)
     return json.loads((out_dir / RESULTS_NAME).read_text())
+
+
+def evaluate_job(
+    request: EvalRequest,
+    *,
+    model_dir: Path,
+    model_label: str,
+    quantization: QuantizationSettings,
+    cache_dir: Path,
+    token_budget: int,
+    adapter_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Load the model, evaluate one (task, seed) and record what produced the numbers."""
+    from .environment import package_versions
+    from .io import sha256_file
+
+    lm = build_lm(model_dir, quantization, cache_dir=cache_dir, adapter_dir=adapter_dir, token_budget=token_budget)
+    device = str(lm.device)
+    metadata = {
+        "seed": request.seed,
+        "limit": request.limit,
+        "model_label": model_label,
+        "model_path": str(model_dir),
+        "adapter": str(adapter_dir) if adapter_dir else None,
+        "quantization": json.dumps(quantization.for_device(device.split(":")[0]).as_dict(), sort_keys=True),
+        "device": device,
+        "data_file": str(request.data_file),
+        "data_sha256": sha256_file(request.data_file),
+        "score_cache": lm.score_cache.fingerprint,
+        "versions": package_versions(),
+    }
+    return run_evaluation(request, lm, metadata=metadata)

@@ -35,22 +35,29 @@ class QuantizationSettings:
     mode: "nf4" or "fp4" (4-bit bitsandbytes), "int8", or "none" (plain ``dtype``).
     double_quant: quantize the 4-bit quantization constants too.
     compute_dtype: dtype of the 4-bit matmuls, and of unquantized weights.
+    cpu_compute_dtype: the compute dtype used instead on the CPU (``None`` = the same).
     """
 
     mode: str = "nf4"
     double_quant: bool = True
     compute_dtype: str = "bfloat16"
+    cpu_compute_dtype: str | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in QUANT_MODES:
             raise PipelineInputError(f"quantization.mode={self.mode!r} is unknown; use one of {', '.join(QUANT_MODES)}")
-        if self.compute_dtype not in DTYPES:
-            raise PipelineInputError(
-                f"quantization.compute_dtype={self.compute_dtype!r} is unknown; use one of {', '.join(DTYPES)}"
-            )
+        for name in ("compute_dtype", "cpu_compute_dtype"):
+            value = getattr(self, name)
+            if value is not None and value not in DTYPES:
+                raise PipelineInputError(f"quantization.{name}={value!r} is unknown; use one of {', '.join(DTYPES)}")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def for_device(self, device: str) -> QuantizationSettings:
+        """The settings actually used on ``device`` (the CPU may use its own compute dtype)."""
+        dtype = self.cpu_compute_dtype if device == "cpu" and self.cpu_compute_dtype else self.compute_dtype
+        return QuantizationSettings(self.mode, self.double_quant, dtype)
 
 
 _RUNBOOK_KEYS = {
@@ -97,12 +104,15 @@ def quantization_from_model_args(model_args: str) -> QuantizationSettings:
 
 def quantization_from_config(section: dict[str, Any]) -> QuantizationSettings:
     """Settings from the config's ``quantization`` section (``model_args`` wins when given)."""
+    cpu_dtype = section.get("cpu_compute_dtype")
     if section.get("model_args"):
-        return quantization_from_model_args(section["model_args"])
+        parsed = quantization_from_model_args(section["model_args"])
+        return QuantizationSettings(parsed.mode, parsed.double_quant, parsed.compute_dtype, cpu_dtype)
     return QuantizationSettings(
         mode=section.get("mode", "nf4"),
         double_quant=section.get("double_quant", True),
         compute_dtype=section.get("compute_dtype", "bfloat16"),
+        cpu_compute_dtype=cpu_dtype,
     )
 
 
@@ -225,6 +235,7 @@ def load_model(
     from transformers import AutoModelForCausalLM
 
     device = device or best_device()
+    settings = settings.for_device(device)
     model = AutoModelForCausalLM.from_pretrained(
         model_dir,
         quantization_config=get_quantization_config(settings),
@@ -242,8 +253,13 @@ def model_fingerprint(
     model_dir: str | Path,
     settings: QuantizationSettings,
     adapter_dir: str | Path | None = None,
+    *,
+    device: str,
 ) -> str:
-    """Identity of a scoring model: weights' hash, adapter hash, quantization and dtype."""
+    """Identity of a scoring model: weights' hash, adapter hash, quantization, dtype and device kind.
+
+    ``settings`` must be the ones in effect on ``device`` (see ``QuantizationSettings.for_device``).
+    """
     import hashlib
     import json
 
@@ -251,5 +267,6 @@ def model_fingerprint(
         "weights": sha256_tree(model_dir, suffixes=WEIGHT_SUFFIXES),
         "adapter": sha256_tree(adapter_dir, suffixes=WEIGHT_SUFFIXES) if adapter_dir else None,
         "quantization": settings.as_dict(),
+        "device": device,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()

@@ -1,0 +1,19 @@
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/environment.smk"
+include: "rules/model.smk"
+include: "rules/data.smk"
+include: "rules/baseline.smk"
+
+
+rule all:
+    input:
+        get_all_targets,
+    default_target: True

@@ -1,0 +1,62 @@
+"""Validate the workflow config against its JSON Schema, with one readable line per error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import PipelineInputError
+
+SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
+
+
+def load_schema() -> dict[str, Any]:
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def _where(path: Any) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _fix(error: Any) -> str:
+    schema = error.schema
+    if error.validator == "enum":
+        return "use " + " or ".join(map(str, schema["enum"]))
+    if error.validator == "additionalProperties":
+        return "remove it; allowed keys are " + ", ".join(schema.get("properties", {}))
+    if error.validator == "type":
+        return f"give a value of type {schema['type']}"
+    return f"{error.message} ({schema.get('description', 'see config.schema.yaml')})"
+
+
+def _fill_defaults(node: dict[str, Any], schema: dict[str, Any]) -> None:
+    for key, sub in schema.get("properties", {}).items():
+        if key not in node and "default" in sub:
+            node[key] = (
+                sub["default"] if not isinstance(sub["default"], dict | list) else type(sub["default"])(sub["default"])
+            )
+        if isinstance(node.get(key), dict) and sub.get("type", "object") == "object":
+            _fill_defaults(node[key], sub)
+
+
+def check_config(config: dict[str, Any], *, source: str = "config.yaml") -> dict[str, Any]:
+    """Fill defaults into ``config`` in place and validate it; raise one line naming key, value and fix."""
+    from jsonschema import Draft202012Validator
+
+    schema = load_schema()
+    _fill_defaults(config, schema)
+    errors = sorted(Draft202012Validator(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        error = errors[0]
+        where = _where(error.absolute_path)
+        if error.validator == "additionalProperties":
+            extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+            where = f"{where}.{extra[0]}" if error.absolute_path else extra[0]
+            raise PipelineInputError(f"{source}: {where} is not a known key; {_fix(error)}")
+        raise PipelineInputError(f"{source}: {where}={error.instance!r} is invalid; {_fix(error)}")
+    return config

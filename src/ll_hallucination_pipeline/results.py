@@ -1,0 +1,46 @@
+"""Read lm-eval outputs (results.json, samples_<task>.jsonl) of one evaluation directory."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .evaluate import RESULTS_NAME, samples_name
+
+# The per-item metric each task is judged on (lm-eval's key in results and samples).
+PRIMARY_METRICS: dict[str, tuple[str, ...]] = {"truthfulqa_mc2": ("acc",), "arc_easy": ("acc", "acc_norm")}
+
+
+@dataclass(frozen=True)
+class EvalRun:
+    """One finished (task, seed) evaluation directory."""
+
+    directory: Path
+    task: str
+    results: dict[str, Any]
+
+    @classmethod
+    def load(cls, directory: str | Path) -> EvalRun:
+        directory = Path(directory)
+        results = json.loads((directory / RESULTS_NAME).read_text())
+        (task,) = results["results"]
+        return cls(directory, task, results)
+
+    @property
+    def pipeline(self) -> dict[str, Any]:
+        return self.results["pipeline"]
+
+    def metric(self, metric: str) -> tuple[float, float]:
+        entry = self.results["results"][self.task]
+        return float(entry[f"{metric},none"]), float(entry[f"{metric}_stderr,none"])
+
+    def samples(self) -> list[dict[str, Any]]:
+        with open(self.directory / samples_name(self.task), encoding="utf-8") as handle:
+            rows = [json.loads(line) for line in handle if line.strip()]
+        return sorted(rows, key=lambda row: row["doc_id"])
+
+    def per_item(self, metric: str) -> dict[str, float]:
+        """Per-item metric keyed by lm-eval's ``doc_hash``."""
+        return {row["doc_hash"]: float(row[metric]) for row in self.samples()}

@@ -1,0 +1,26 @@
+"""Helpers for the thin scripts under workflow/scripts/: logging into ``snakemake.log[0]``."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def logged(log_file: str | Path) -> Iterator[None]:
+    """Send stdout, stderr and logging of the block to ``log_file``; re-raise errors after logging them."""
+    Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+    with open(log_file, "w", encoding="utf-8") as handle:
+        old = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = handle
+        logging.basicConfig(stream=handle, level=logging.INFO, force=True)
+        try:
+            yield
+        except Exception as exc:
+            handle.write(f"ERROR: {exc}\n")
+            raise
+        finally:
+            sys.stdout, sys.stderr = old

@@ -1,0 +1,107 @@
+"""Summary tables of final evaluation runs: metric per (task, seed), and bootstrap CIs over items."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from .io import atomic_write_text
+from .results import PRIMARY_METRICS, EvalRun
+from .stats import mean_interval
+
+SUMMARY_COLUMNS = [
+    "task",
+    "seed",
+    "metric",
+    "value",
+    "stderr",
+    "n",
+    "model",
+    "model_path",
+    "adapter",
+    "quantization",
+    "device",
+    "data_sha256",
+    "lm_eval_version",
+    "task_version",
+    "results_path",
+]
+
+
+def summary_rows(runs: Sequence[EvalRun]) -> pd.DataFrame:
+    """One row per (run, metric) with the value, lm-eval's stderr and what produced it."""
+    rows = []
+    for run in runs:
+        meta = run.pipeline
+        for metric in PRIMARY_METRICS[run.task]:
+            value, stderr = run.metric(metric)
+            rows.append(
+                {
+                    "task": run.task,
+                    "seed": meta["seed"],
+                    "metric": metric,
+                    "value": value,
+                    "stderr": stderr,
+                    "n": run.results["n-samples"][run.task]["effective"],
+                    "model": meta["model_label"],
+                    "model_path": meta["model_path"],
+                    "adapter": meta.get("adapter") or "",
+                    "quantization": meta["quantization"],
+                    "device": meta["device"],
+                    "data_sha256": meta["data_sha256"],
+                    "lm_eval_version": meta["versions"]["lm-eval"],
+                    "task_version": run.results["versions"][run.task],
+                    "results_path": run.directory.as_posix(),
+                }
+            )
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS).sort_values(["task", "metric", "seed"], kind="stable")
+
+
+def interval_rows(runs: Sequence[EvalRun], *, n_resamples: int, confidence_level: float, seed: int) -> pd.DataFrame:
+    """Bootstrap CI over items of each (task, metric, seed); flags seeds identical to another seed."""
+    rows = []
+    first_seen: dict[tuple[str, str, tuple[float, ...]], int] = {}
+    for run in sorted(runs, key=lambda r: (r.task, r.pipeline["seed"])):
+        for metric in PRIMARY_METRICS[run.task]:
+            items = run.per_item(metric)
+            values = [items[key] for key in sorted(items)]
+            interval = mean_interval(values, n_resamples=n_resamples, confidence_level=confidence_level, seed=seed)
+            signature = (run.task, metric, tuple(values))
+            same_as = first_seen.setdefault(signature, run.pipeline["seed"])
+            rows.append(
+                {
+                    "task": run.task,
+                    "metric": metric,
+                    "seed": run.pipeline["seed"],
+                    "mean": interval.estimate,
+                    "ci_low": interval.low,
+                    "ci_high": interval.high,
+                    "standard_error": interval.standard_error,
+                    "n_items": interval.n,
+                    "method": f"bootstrap {interval.method}, {n_resamples} resamples, seed {seed}",
+                    "confidence_level": confidence_level,
+                    "identical_to_seed": same_as if same_as != run.pipeline["seed"] else "",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write a table atomically with stable formatting (byte-identical for identical input)."""
+    atomic_write_text(path, frame.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
+
+
+def write_summaries(
+    run_dirs: Sequence[str | Path],
+    summary_csv: str | Path,
+    intervals_csv: str | Path,
+    *,
+    n_resamples: int,
+    confidence_level: float,
+    seed: int,
+) -> None:
+    runs = [EvalRun.load(d) for d in run_dirs]
+    write_csv(summary_rows(runs), summary_csv)
+    write_csv(interval_rows(runs, n_resamples=n_resamples, confidence_level=confidence_level, seed=seed), intervals_csv)

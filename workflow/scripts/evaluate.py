@@ -1,0 +1,30 @@
+"""Snakemake adapter: evaluate one (task, seed) with lm-eval, base model or adapter."""
+
+from pathlib import Path
+
+from ll_hallucination_pipeline.snakemake_glue import logged
+
+with logged(snakemake.log[0]):  # noqa: F821
+    from ll_hallucination_pipeline.evaluate import EvalRequest, evaluate_job
+    from ll_hallucination_pipeline.model import QuantizationSettings
+
+    sm = snakemake  # noqa: F821
+    settings = sm.params.settings
+    request = EvalRequest(
+        task=sm.wildcards.task,
+        seed=int(sm.wildcards.seed),
+        data_file=Path(sm.input.data),
+        out_dir=Path(sm.output.results).parent,
+        limit=sm.params.limit,
+        draft=sm.params.limit is not None,
+        num_fewshot=settings["num_fewshot"],
+    )
+    evaluate_job(
+        request,
+        model_dir=Path(sm.input.model),
+        model_label=settings["model_label"],
+        quantization=QuantizationSettings(**settings["quantization"]),
+        cache_dir=Path(sm.params.cache_dir),
+        token_budget=sm.params.token_budget,
+        adapter_dir=Path(sm.input.adapter) if "adapter" in sm.input.keys() else None,
+    )
