@@ -14,6 +14,6 @@ include: "rules/baseline.smk"
 
 
 rule all:
+    default_target: True
     input:
         get_all_targets,
-    default_target: True

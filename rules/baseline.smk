@@ -5,17 +5,19 @@ rule evaluate_baseline:
     output:
         results=f"{BASELINE_RUN}/results.json",
         samples=f"{BASELINE_RUN}/samples_{{task}}.jsonl",
+    log:
+        "logs/evaluate_baseline/{task}_seed{seed}.log",
+    benchmark:
+        "benchmarks/evaluate_baseline/{task}_seed{seed}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    resources:
+        gpu=1,
     params:
         settings=eval_params(),
         limit=get_final_limit,
         cache_dir=EVAL["cache_dir"],
         token_budget=EVAL["token_budget"],
-    log:
-        "logs/evaluate_baseline/{task}_seed{seed}.log",
-    benchmark:
-        "benchmarks/evaluate_baseline/{task}_seed{seed}.tsv"
-    resources:
-        gpu=1,
     script:
         "../workflow/scripts/evaluate.py"
 
@@ -24,15 +26,15 @@ use rule evaluate_baseline as evaluate_baseline_draft with:
     output:
         results=f"{DRAFT_RUN}/results.json",
         samples=f"{DRAFT_RUN}/samples_{{task}}.jsonl",
+    log:
+        "logs/evaluate_baseline_draft/{task}_seed{seed}_limit{limit}.log",
+    benchmark:
+        "benchmarks/evaluate_baseline_draft/{task}_seed{seed}_limit{limit}.tsv"
     params:
         settings=eval_params(),
         limit=lambda wildcards: int(wildcards.limit),
         cache_dir=EVAL["cache_dir"],
         token_budget=EVAL["token_budget"],
-    log:
-        "logs/evaluate_baseline_draft/{task}_seed{seed}_limit{limit}.log",
-    benchmark:
-        "benchmarks/evaluate_baseline_draft/{task}_seed{seed}_limit{limit}.tsv"
 
 
 rule summarize_baseline:
@@ -41,9 +43,11 @@ rule summarize_baseline:
     output:
         summary="evals/baseline/summary.csv",
         intervals="evals/baseline/bootstrap_ci.csv",
-    params:
-        stats=config["stats"],
     log:
         "logs/summarize_baseline.log",
+    conda:
+        "../envs/pipeline.yaml"
+    params:
+        stats=config["stats"],
     script:
         "../workflow/scripts/summarize.py"

@@ -6,5 +6,7 @@ rule prepare_data:
         manifest="data/{task}.manifest.json",
     log:
         "logs/prepare_data/{task}.log",
+    conda:
+        "../envs/pipeline.yaml"
     script:
         "../workflow/scripts/prepare_data.py"

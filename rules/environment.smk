@@ -4,6 +4,8 @@ rule snapshot_environment:
         torch_env="docs/torch_env.txt",
     log:
         "logs/snapshot_environment.log",
+    conda:
+        "../envs/pipeline.yaml"
     script:
         "../workflow/scripts/snapshot_environment.py"
 
@@ -13,11 +15,13 @@ rule smoke_test:
         model=get_model_dir,
     output:
         "docs/smoke_test.json",
-    params:
-        quantization=QUANTIZATION,
     log:
         "logs/smoke_test.log",
+    conda:
+        "../envs/pipeline.yaml"
     resources:
         gpu=1,
+    params:
+        quantization=QUANTIZATION,
     script:
         "../workflow/scripts/smoke_test.py"

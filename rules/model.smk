@@ -5,5 +5,7 @@ rule convert_model:
         "logs/convert_model.log",
     benchmark:
         "benchmarks/convert_model.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     script:
         "../workflow/scripts/convert_model.py"

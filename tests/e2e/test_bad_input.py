@@ -1,0 +1,60 @@
+"""Each bad input stops before any job with one message naming the fix; nothing computed is touched."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import run_snakemake, write_config
+
+
+def test_missing_model_path(tiny_data, tmp_path):
+    write_config(tmp_path, data={"source": "local", "local_dir": str(tiny_data)})
+    done = run_snakemake(tmp_path, "all", "-n", env={"MODEL_PATH": str(tmp_path / "no-such-model")})
+    assert done.returncode != 0
+    assert "no-such-model does not exist; set MODEL_PATH or model.path" in done.stdout
+
+
+def test_model_path_without_weights(tiny_data, tmp_path):
+    model = tmp_path / "empty-model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    write_config(tmp_path / "w", data={"source": "local", "local_dir": str(tiny_data)}, model={"path": str(model)})
+    done = run_snakemake(tmp_path / "w", "all", "-n")
+    assert done.returncode != 0 and "holds no *.safetensors or *.bin weights" in done.stdout
+
+
+def test_unknown_task(tiny_data, tmp_path):
+    write_config(tmp_path, eval={"tasks": ["truthfulqa_mc2", "arc_eazy"]})
+    done = run_snakemake(tmp_path, "all", "-n")
+    assert done.returncode != 0
+    assert "eval.tasks[1]='arc_eazy' is invalid; use truthfulqa_mc2 or arc_easy" in done.stdout
+
+
+def test_malformed_config(tmp_path):
+    (tmp_path / "config.yaml").write_text("eval: [unclosed\n")
+    done = run_snakemake(tmp_path, "all", "-n")
+    assert done.returncode != 0 and "Config file is not valid JSON or YAML" in done.stdout
+
+
+def test_limit_in_a_final_results_target(tiny_data, tmp_path):
+    write_config(tmp_path, data={"source": "local", "local_dir": str(tiny_data)}, eval={"limit": 4})
+    done = run_snakemake(tmp_path, "evals/baseline/arc_easy_seed0_full/results.json", "-n")
+    assert done.returncode != 0
+    assert "eval.limit=4 is set but a final-results target was requested; unset eval.limit" in done.stdout
+
+
+def test_wrong_data_schema_fails_early_and_keeps_results(tiny_data, tmp_path):
+    bad_dir = tmp_path / "data"
+    (bad_dir / "arc_easy").mkdir(parents=True)
+    (bad_dir / "arc_easy" / "test.jsonl").write_text(json.dumps({"question": "q?", "answer": "A"}) + "\n")
+    work = tmp_path / "w"
+    write_config(work, data={"source": "local", "local_dir": str(bad_dir)}, eval={"tasks": ["arc_easy"]})
+    earlier = work / "evals/baseline/keep.txt"
+    earlier.parent.mkdir(parents=True)
+    earlier.write_text("computed before")
+    done = run_snakemake(work, "data/arc_easy.jsonl", "--cores", "1")
+    assert done.returncode != 0
+    log = (work / "logs/prepare_data/arc_easy.log").read_text()
+    assert "record 1 lacks field 'id' of type str" in log
+    assert not (work / "data/arc_easy.jsonl").exists()
+    assert earlier.read_text() == "computed before"

@@ -1,0 +1,89 @@
+"""Our scorer against a plain `python -m lm_eval --model hf` run, and its model-keyed cache."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ll_hallucination_pipeline.data import local_source, prepare_task_data
+from ll_hallucination_pipeline.evaluate import EvalRequest, _task_yaml, build_lm, run_evaluation, samples_name
+from ll_hallucination_pipeline.model import QuantizationSettings
+
+pytestmark = pytest.mark.slow
+
+TASKS = ["truthfulqa_mc2", "arc_easy"]
+FP32 = QuantizationSettings(mode="none", compute_dtype="float32", cpu_compute_dtype="float32")
+
+
+@pytest.fixture(scope="module")
+def data_files(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("data")
+    files = {}
+    for task in TASKS:
+        files[task] = out / f"{task}.jsonl"
+        prepare_task_data(task, files[task], out / f"{task}.json", source=local_source(task, tiny_data))
+    return files
+
+
+def per_request(samples_file: Path) -> dict[int, list[float]]:
+    rows = [json.loads(line) for line in samples_file.read_text().splitlines()]
+    return {row["doc_id"]: [float(resp[0][0]) for resp in row["resps"]] for row in rows}
+
+
+def test_matches_lm_eval_hf_backend(converted_model, data_files, tmp_path):
+    lm = build_lm(converted_model, FP32, cache_dir=tmp_path / "cache", token_budget=512)
+    tasks_dir = tmp_path / "tasks"
+    tasks_dir.mkdir()
+    ours = {}
+    for task in TASKS:
+        (tasks_dir / f"{task}.yaml").write_text(_task_yaml(task, data_files[task]))
+        request = EvalRequest(task, 0, data_files[task], tmp_path / "ours" / task)
+        ours[task] = run_evaluation(request, lm, metadata={"test": True})
+    ref_dir = tmp_path / "ref"
+    cmd = [sys.executable, "-m", "lm_eval", "run", "--model", "hf"]
+    cmd += ["--model_args", f"pretrained={converted_model},dtype=float32", "--device", "cpu", "--batch_size", "4"]
+    cmd += ["--tasks", ",".join(TASKS), "--include_path", str(tasks_dir), "--log_samples", "--output_path", str(ref_dir)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ref_results = json.loads(next(ref_dir.rglob("results_*.json")).read_text())
+    for task in TASKS:
+        ref_samples = per_request(next(ref_dir.rglob(f"samples_{task}_*.jsonl")))
+        our_samples = per_request(tmp_path / "ours" / task / samples_name(task))
+        assert our_samples.keys() == ref_samples.keys() and len(our_samples) == 6
+        for doc_id, ref in ref_samples.items():
+            assert our_samples[doc_id] == pytest.approx(ref, abs=1e-4), (task, doc_id)
+        for key, value in ref_results["results"][task].items():
+            if key.startswith(("acc", "acc_norm")):
+                assert ours[task]["results"][task][key] == pytest.approx(value, abs=1e-6), key
+
+
+def test_seed_reuse_and_no_cross_model_hits(converted_model, data_files, tmp_path):
+    cache = tmp_path / "cache"
+    base = build_lm(converted_model, FP32, cache_dir=cache)
+    first = run_evaluation(EvalRequest("arc_easy", 0, data_files["arc_easy"], tmp_path / "s0"), base, metadata={})
+    cost0 = json.loads((tmp_path / "s0" / "scoring.json").read_text())
+    second = run_evaluation(EvalRequest("arc_easy", 1, data_files["arc_easy"], tmp_path / "s1"), base, metadata={})
+    cost1 = json.loads((tmp_path / "s1" / "scoring.json").read_text())
+    assert cost0["scored"] == cost0["requests"] > 0
+    assert cost1 == {**cost1, "scored": 0, "cache_hits": cost0["requests"], "contexts_run": 0}
+    assert first["results"] == second["results"]
+    assert per_request(tmp_path / "s0" / "samples_arc_easy.jsonl") == per_request(
+        tmp_path / "s1" / "samples_arc_easy.jsonl"
+    )
+    # Same weights, other quantization: another model identity, so no answer is reused.
+    nf4 = build_lm(converted_model, QuantizationSettings(cpu_compute_dtype="float32"), cache_dir=cache)
+    run_evaluation(EvalRequest("arc_easy", 0, data_files["arc_easy"], tmp_path / "nf4"), nf4, metadata={})
+    cost_nf4 = json.loads((tmp_path / "nf4" / "scoring.json").read_text())
+    assert cost_nf4["cache_hits"] == 0 and cost_nf4["scored"] == cost0["requests"]
+    assert nf4.score_cache.fingerprint != base.score_cache.fingerprint
+
+
+def test_limit_without_draft_is_refused(data_files, tmp_path):
+    from ll_hallucination_pipeline.errors import PipelineInputError
+
+    with pytest.raises(PipelineInputError, match="drafts go under evals/drafts/"):
+        EvalRequest("arc_easy", 0, data_files["arc_easy"], tmp_path / "evals/baseline/x", limit=3)

@@ -1,0 +1,34 @@
+import pytest
+
+from ll_hallucination_pipeline.config import check_config
+from ll_hallucination_pipeline.errors import PipelineInputError
+
+
+def test_defaults_fill_an_empty_config():
+    config = check_config({})
+    assert config["eval"]["tasks"] == ["truthfulqa_mc2", "arc_easy"]
+    assert config["eval"]["seeds"] == [0, 1, 2]
+    assert config["quantization"]["mode"] == "nf4"
+    assert config["eval"]["limit"] is None
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            {"eval": {"tasks": ["truthfulqa_mc2", "arc_eazy"]}},
+            "config.yaml: eval.tasks[1]='arc_eazy' is invalid; use truthfulqa_mc2 or arc_easy",
+        ),
+        ({"evl": {}}, "config.yaml: evl is not a known key; remove it; allowed keys are model,"),
+        ({"eval": {"limti": 3}}, "config.yaml: eval.limti is not a known key; remove it; allowed keys are tasks,"),
+        ({"eval": {"seeds": "0"}}, "config.yaml: eval.seeds='0' is invalid; give a value of type array"),
+        ({"eval": {"limit": 0}}, "config.yaml: eval.limit=0 is invalid; 0 is less than the minimum of 1"),
+        ({"quantization": {"mode": "nf5"}}, "config.yaml: quantization.mode='nf5' is invalid; use nf4 or fp4 or int8"),
+        ({"stats": {"confidence_level": 1.5}}, "config.yaml: stats.confidence_level=1.5 is invalid; 1.5 is greater"),
+    ],
+)
+def test_each_bad_config_gets_one_readable_line(config, message):
+    with pytest.raises(PipelineInputError) as info:
+        check_config(config)
+    assert str(info.value).startswith(message)
+    assert "\n" not in str(info.value)

@@ -1,0 +1,50 @@
+import pytest
+import torch
+
+from ll_hallucination_pipeline.errors import PipelineInputError
+from ll_hallucination_pipeline.model import (
+    QuantizationSettings,
+    get_quantization_config,
+    quantization_from_config,
+    quantization_from_model_args,
+)
+
+RUNBOOK = "load_in_4bit=True,bnb_4bit_quant_type=nf4,bnb_4bit_use_double_quant=True,bnb_4bit_compute_dtype=bfloat16"
+
+
+def test_runbook_model_args_translate_to_nf4_double_quant_bf16():
+    settings = quantization_from_model_args(RUNBOOK)
+    assert settings == QuantizationSettings("nf4", True, "bfloat16")
+    config = get_quantization_config(settings)
+    assert config.load_in_4bit and config.bnb_4bit_quant_type == "nf4"
+    assert config.bnb_4bit_use_double_quant is True
+    assert config.bnb_4bit_compute_dtype == torch.bfloat16
+
+
+def test_config_section_and_model_args_agree():
+    from_section = quantization_from_config({"mode": "nf4", "double_quant": True, "compute_dtype": "bfloat16"})
+    assert from_section == quantization_from_config({"model_args": RUNBOOK})
+
+
+def test_cpu_compute_dtype_applies_only_on_cpu():
+    settings = QuantizationSettings("nf4", True, "bfloat16", cpu_compute_dtype="float32")
+    assert settings.for_device("cpu").compute_dtype == "float32"
+    assert settings.for_device("cuda").compute_dtype == "bfloat16"
+
+
+def test_no_quantization_gives_no_config():
+    assert get_quantization_config(QuantizationSettings(mode="none")) is None
+    assert get_quantization_config(QuantizationSettings(mode="int8")).load_in_8bit
+
+
+@pytest.mark.parametrize(
+    ("model_args", "message"),
+    [
+        ("load_in_4bit", "is not key=value"),
+        ("pretrained=/x,load_in_4bit=True", "'pretrained' is not a quantization key"),
+        ("load_in_4bit=True,bnb_4bit_quant_type=nf5", "quantization.mode='nf5' is unknown"),
+    ],
+)
+def test_bad_model_args_name_the_fix(model_args, message):
+    with pytest.raises(PipelineInputError, match=message):
+        quantization_from_model_args(model_args)

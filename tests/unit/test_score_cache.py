@@ -1,0 +1,35 @@
+import multiprocessing as mp
+
+from ll_hallucination_pipeline.score_cache import ScoreCache
+
+
+def _writer(root, worker, n):
+    cache = ScoreCache(root, "model-a")
+    for i in range(n):
+        # every worker writes the same keys (a race) and some of its own
+        cache.put_many([(cache.key([1, i], [2]), (-float(i), i % 2 == 0))])
+        cache.put_many([(cache.key([worker, i], [3]), (float(worker), True))])
+
+
+def test_concurrent_writers_lose_and_corrupt_nothing(tmp_path):
+    workers, n = 6, 150
+    procs = [mp.get_context("fork").Process(target=_writer, args=(tmp_path, w + 10, n)) for w in range(workers)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+        assert p.exitcode == 0
+    cache = ScoreCache(tmp_path, "model-a")
+    for i in range(n):
+        assert cache.get(cache.key([1, i], [2])) == (-float(i), i % 2 == 0)
+        for w in range(workers):
+            assert cache.get(cache.key([w + 10, i], [3])) == (float(w + 10), True)
+    assert not [p for p in tmp_path.rglob("*") if ".tmp-" in p.name]
+
+
+def test_model_identity_is_part_of_the_key(tmp_path):
+    a, b = ScoreCache(tmp_path, "model-a"), ScoreCache(tmp_path, "model-b")
+    a.put_many([(a.key([1, 2], [3]), (-1.5, True))])
+    assert a.get(a.key([1, 2], [3])) == (-1.5, True)
+    assert b.get(b.key([1, 2], [3])) is None
+    assert a.key([1, 2], [3]) != b.key([1, 2], [3])
