@@ -11,6 +11,7 @@ include: "rules/environment.smk"
 include: "rules/model.smk"
 include: "rules/data.smk"
 include: "rules/baseline.smk"
+include: "rules/qlora.smk"
 
 
 rule all:

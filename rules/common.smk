@@ -3,12 +3,14 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from ll_hallucination_pipeline.config import SCHEMA_PATH, check_config
-from ll_hallucination_pipeline.data import local_source, task_spec
+from ll_hallucination_pipeline.data import DATASETS, dataset_spec, local_source
 from ll_hallucination_pipeline.errors import PipelineInputError
 from ll_hallucination_pipeline.model import (
     quantization_from_config,
     resolve_model_path,
 )
+from ll_hallucination_pipeline.recipe import load_recipe
+from ll_hallucination_pipeline.train import ADAPTER_PATH_ENV, external_adapter
 
 # One readable line for a bad config (key, value, fix), then Snakemake's own check.
 check_config(config)
@@ -25,12 +27,33 @@ TASKS = EVAL["tasks"]
 SEEDS = EVAL["seeds"]
 BASELINE_RUN = "evals/baseline/{task}_seed{seed}_full"
 DRAFT_RUN = "evals/drafts/baseline/{task}_seed{seed}_limit{limit}"
+POST_RUN = "evals/postqlora/{adapter}/{task}_seed{seed}_full"
+POST_DRAFT_RUN = "evals/drafts/postqlora/{adapter}/{task}_seed{seed}_limit{limit}"
+
+# Recipes are validated here, before any job: a malformed one stops the run with its file and key.
+RECIPES = {
+    name: load_recipe(Path(config["qlora"]["recipes_dir"]) / f"qlora_{name}.toml")
+    for name in config["qlora"]["recipes"]
+}
+TRAINED_ADAPTERS = {
+    f"{name}_seed{seed}": name
+    for name, recipe in RECIPES.items()
+    for seed in recipe.training.seeds
+}
+# $LORA_ADAPTER_PATH: an adapter trained elsewhere, evaluated as "external-<dir name>".
+EXTERNAL_ADAPTER = external_adapter()
+ADAPTERS = list(TRAINED_ADAPTERS) + (
+    [EXTERNAL_ADAPTER.name] if EXTERNAL_ADAPTER else []
+)
 
 
 wildcard_constraints:
     task="|".join(TASKS),
     seed=r"\d+",
     limit=r"\d+",
+    dataset="|".join(DATASETS),
+    recipe="|".join(RECIPES) or "^$",
+    adapter="|".join(ADAPTERS) or "^$",
 
 
 def get_model_dir(wildcards):
@@ -38,18 +61,21 @@ def get_model_dir(wildcards):
     return str(USER_MODEL_DIR) if USER_MODEL_DIR else EMBEDDED_MODEL_DIR
 
 
-def data_source(task):
-    """Local file the task's data is copied from, or None to download it from the hub."""
+def data_source(dataset):
+    """Local file a dataset is copied from, or None to download it from the hub."""
     source, local_dir = config["data"]["source"], config["data"]["local_dir"]
     if source == "hub":
         return None
-    if source == "local" or (Path(local_dir) / task_spec(task).local_file).is_file():
-        return local_source(task, local_dir)
+    if (
+        source == "local"
+        or (Path(local_dir) / dataset_spec(dataset).local_file).is_file()
+    ):
+        return local_source(dataset, local_dir)
     return None
 
 
 def get_data_source(wildcards):
-    source = data_source(wildcards.task)
+    source = data_source(wildcards.dataset)
     return [str(source)] if source else []
 
 
@@ -78,15 +104,47 @@ def get_baseline_runs(wildcards):
     )
 
 
+def get_recipe_file(wildcards):
+    return str(Path(config["qlora"]["recipes_dir"]) / f"qlora_{wildcards.recipe}.toml")
+
+
+def get_recipe_data(wildcards):
+    return f"data/{RECIPES[wildcards.recipe].data.dataset}.jsonl"
+
+
+def get_adapter_dir(wildcards):
+    """A trained adapter's directory (a DAG target), or the one $LORA_ADAPTER_PATH names."""
+    if EXTERNAL_ADAPTER and wildcards.adapter == EXTERNAL_ADAPTER.name:
+        return str(EXTERNAL_ADAPTER.path)
+    return f"adapters/{wildcards.adapter}"
+
+
+def get_postqlora_runs(wildcards):
+    runs = expand(POST_RUN, adapter=ADAPTERS, task=TASKS, seed=SEEDS)
+    return [f"{run}/results.json" for run in runs] + [
+        f"{run}/samples_{task}.jsonl"
+        for run, task in zip(runs, [t for _ in ADAPTERS for t in TASKS for _ in SEEDS])
+    ]
+
+
 def get_all_targets(wildcards):
     if EVAL["limit"] is not None:
         return expand(
             f"{DRAFT_RUN}/results.json", task=TASKS, seed=SEEDS, limit=EVAL["limit"]
+        ) + expand(
+            f"{POST_DRAFT_RUN}/results.json",
+            adapter=ADAPTERS,
+            task=TASKS,
+            seed=SEEDS,
+            limit=EVAL["limit"],
         )
-    return [
+    targets = [
         "docs/nvidia-smi.txt",
         "docs/torch_env.txt",
         "docs/smoke_test.json",
         "evals/baseline/summary.csv",
         "evals/baseline/bootstrap_ci.csv",
     ]
+    if ADAPTERS:
+        targets.append("evals/postqlora/summary.csv")
+    return targets

@@ -2,10 +2,10 @@ rule prepare_data:
     input:
         get_data_source,
     output:
-        data="data/{task}.jsonl",
-        manifest="data/{task}.manifest.json",
+        data="data/{dataset}.jsonl",
+        manifest="data/{dataset}.manifest.json",
     log:
-        "logs/prepare_data/{task}.log",
+        "logs/prepare_data/{dataset}.log",
     conda:
         "../envs/pipeline.yaml"
     script:

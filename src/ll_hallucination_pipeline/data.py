@@ -12,52 +12,67 @@ from .io import atomic_write_bytes, atomic_write_json, sha256_file
 
 
 @dataclass(frozen=True)
-class TaskSpec:
-    """Where one evaluation task's data comes from and what lm-eval task scores it.
+class DatasetSpec:
+    """Where one dataset comes from and the schema its records must have.
 
-    lm_eval_yaml: the built-in task definition, relative to ``lm_eval/tasks``.
-    split: the split lm-eval evaluates on; the prepared file holds exactly that split.
+    lm_eval_yaml: for evaluation tasks, the built-in task definition relative to ``lm_eval/tasks``.
+    split: the split used; the prepared file holds exactly that split.
     local_file: the file's path inside a local data directory (``../shared/data`` layout).
     hub: (dataset path, config name) on the Hugging Face hub.
     required: top-level field -> Python type every record must have.
     """
 
-    lm_eval_yaml: str
+    lm_eval_yaml: str | None
     split: str
     local_file: str
-    hub: tuple[str, str]
+    hub: tuple[str, str | None]
     required: dict[str, type]
 
 
-TASKS: dict[str, TaskSpec] = {
-    "truthfulqa_mc2": TaskSpec(
+DATASETS: dict[str, DatasetSpec] = {
+    "truthfulqa_mc2": DatasetSpec(
         lm_eval_yaml="truthfulqa/truthfulqa_mc2.yaml",
         split="validation",
         local_file="truthfulqa/mc_validation.jsonl",
         hub=("truthfulqa/truthful_qa", "multiple_choice"),
         required={"question": str, "mc1_targets": dict, "mc2_targets": dict},
     ),
-    "arc_easy": TaskSpec(
+    "arc_easy": DatasetSpec(
         lm_eval_yaml="arc/arc_easy.yaml",
         split="test",
         local_file="arc_easy/test.jsonl",
         hub=("allenai/ai2_arc", "ARC-Easy"),
         required={"id": str, "question": str, "choices": dict, "answerKey": str},
     ),
+    "alpaca": DatasetSpec(
+        lm_eval_yaml=None,
+        split="train",
+        local_file="alpaca/train.jsonl",
+        hub=("tatsu-lab/alpaca", None),
+        required={"instruction": str, "input": str, "output": str},
+    ),
 }
+TASKS = tuple(name for name, spec in DATASETS.items() if spec.lm_eval_yaml)
 
 
-def task_spec(task: str) -> TaskSpec:
-    """The spec of a known task, or an error listing the known ones."""
+def dataset_spec(name: str) -> DatasetSpec:
+    """The spec of a known dataset, or an error listing the known ones."""
     try:
-        return TASKS[task]
+        return DATASETS[name]
     except KeyError:
-        raise PipelineInputError(f"task {task!r} is not a known task; use one of {', '.join(TASKS)}") from None
+        raise PipelineInputError(f"dataset {name!r} is unknown; use one of {', '.join(DATASETS)}") from None
+
+
+def task_spec(task: str) -> DatasetSpec:
+    """The spec of a known evaluation task, or an error listing the known ones."""
+    if task not in TASKS:
+        raise PipelineInputError(f"task {task!r} is not a known task; use one of {', '.join(TASKS)}")
+    return DATASETS[task]
 
 
 def check_records(task: str, records: list[dict[str, Any]], origin: str) -> None:
     """Raise naming the first record and field that do not fit ``task``'s schema."""
-    spec = task_spec(task)
+    spec = dataset_spec(task)
     if not records:
         raise PipelineInputError(f"{origin}: no records; expected the {task} {spec.split} split")
     for line, record in enumerate(records, start=1):
@@ -85,10 +100,10 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
 
 def local_source(task: str, local_dir: str | Path) -> Path:
     """The task's file inside a local data directory; an error naming the fix if absent."""
-    path = Path(local_dir) / task_spec(task).local_file
+    path = Path(local_dir) / dataset_spec(task).local_file
     if not path.is_file():
         raise PipelineInputError(
-            f"{path} not found; set data.local_dir to a directory holding {task_spec(task).local_file} "
+            f"{path} not found; set data.local_dir to a directory holding {dataset_spec(task).local_file} "
             "or set data.source: hub"
         )
     return path
@@ -97,20 +112,20 @@ def local_source(task: str, local_dir: str | Path) -> Path:
 def _hub_bytes(task: str) -> bytes:
     from datasets import load_dataset
 
-    spec = task_spec(task)
+    spec = dataset_spec(task)
     dataset = load_dataset(spec.hub[0], spec.hub[1], split=spec.split)
     lines = (json.dumps(row, ensure_ascii=False) for row in dataset)
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
-def prepare_task_data(
+def prepare_dataset(
     task: str, out_file: str | Path, manifest_file: str | Path, *, source: Path | None
 ) -> dict[str, Any]:
     """Write the task's evaluation split to ``out_file`` and its sha256 to ``manifest_file``.
 
     ``source`` is a local JSON Lines file copied byte for byte; ``None`` downloads from the hub.
     """
-    spec = task_spec(task)
+    spec = dataset_spec(task)
     if source is not None:
         check_records(task, read_jsonl(source), str(source))
         payload = Path(source).read_bytes()

@@ -154,7 +154,9 @@ def evaluate_job(
     """Load the model, evaluate one (task, seed) and record what produced the numbers."""
     from .environment import package_versions
     from .io import sha256_file
+    from .train import check_adapter_dir
 
+    trained = check_adapter_dir(adapter_dir, model_dir) if adapter_dir else {}
     lm = build_lm(model_dir, quantization, cache_dir=cache_dir, adapter_dir=adapter_dir, token_budget=token_budget)
     device = str(lm.device)
     metadata = {
@@ -162,7 +164,10 @@ def evaluate_job(
         "limit": request.limit,
         "model_label": model_label,
         "model_path": str(model_dir),
-        "adapter": str(adapter_dir) if adapter_dir else None,
+        "adapter": Path(adapter_dir).name if adapter_dir else None,
+        "adapter_path": str(adapter_dir) if adapter_dir else None,
+        "recipe": trained.get("recipe"),
+        "training_seed": trained.get("seed"),
         "quantization": json.dumps(quantization.for_device(device.split(":")[0]).as_dict(), sort_keys=True),
         "device": device,
         "data_file": str(request.data_file),

@@ -11,6 +11,7 @@ from .io import atomic_write_text
 from .results import PRIMARY_METRICS, EvalRun
 from .stats import mean_interval
 
+ADAPTER_COLUMNS = ["adapter", "recipe", "training_seed"]
 SUMMARY_COLUMNS = [
     "task",
     "seed",
@@ -20,7 +21,6 @@ SUMMARY_COLUMNS = [
     "n",
     "model",
     "model_path",
-    "adapter",
     "quantization",
     "device",
     "data_sha256",
@@ -47,7 +47,9 @@ def summary_rows(runs: Sequence[EvalRun]) -> pd.DataFrame:
                     "n": run.results["n-samples"][run.task]["effective"],
                     "model": meta["model_label"],
                     "model_path": meta["model_path"],
-                    "adapter": meta.get("adapter") or "",
+                    "adapter": meta.get("adapter"),
+                    "recipe": meta.get("recipe"),
+                    "training_seed": meta.get("training_seed"),
                     "quantization": meta["quantization"],
                     "device": meta["device"],
                     "data_sha256": meta["data_sha256"],
@@ -56,22 +58,26 @@ def summary_rows(runs: Sequence[EvalRun]) -> pd.DataFrame:
                     "results_path": run.directory.as_posix(),
                 }
             )
-    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS).sort_values(["task", "metric", "seed"], kind="stable")
+    with_adapters = any(run.pipeline.get("adapter") for run in runs)
+    columns = SUMMARY_COLUMNS[:1] + ADAPTER_COLUMNS + SUMMARY_COLUMNS[1:] if with_adapters else SUMMARY_COLUMNS
+    keys = ["adapter", "task", "metric", "seed"] if with_adapters else ["task", "metric", "seed"]
+    return pd.DataFrame(rows, columns=columns).sort_values(keys, kind="stable")
 
 
 def interval_rows(runs: Sequence[EvalRun], *, n_resamples: int, confidence_level: float, seed: int) -> pd.DataFrame:
     """Bootstrap CI over items of each (task, metric, seed); flags seeds identical to another seed."""
     rows = []
-    first_seen: dict[tuple[str, str, tuple[float, ...]], int] = {}
-    for run in sorted(runs, key=lambda r: (r.task, r.pipeline["seed"])):
+    first_seen: dict[tuple[str | None, str, str, tuple[float, ...]], int] = {}
+    for run in sorted(runs, key=lambda r: (r.pipeline.get("adapter") or "", r.task, r.pipeline["seed"])):
         for metric in PRIMARY_METRICS[run.task]:
             items = run.per_item(metric)
             values = [items[key] for key in sorted(items)]
             interval = mean_interval(values, n_resamples=n_resamples, confidence_level=confidence_level, seed=seed)
-            signature = (run.task, metric, tuple(values))
+            signature = (run.pipeline.get("adapter"), run.task, metric, tuple(values))
             same_as = first_seen.setdefault(signature, run.pipeline["seed"])
             rows.append(
                 {
+                    "adapter": run.pipeline.get("adapter") or "",
                     "task": run.task,
                     "metric": metric,
                     "seed": run.pipeline["seed"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import run_snakemake, write_config
+from tests.helpers import run_snakemake, write_config
 
 
 def test_missing_model_path(tiny_data, tmp_path):

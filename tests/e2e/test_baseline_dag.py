@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import run_snakemake, write_config
+from tests.helpers import run_snakemake, write_config
 
 SEEDS = [0, 1, 2]
 TASKS = ["truthfulqa_mc2", "arc_easy"]

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from ll_hallucination_pipeline.data import local_source, prepare_task_data
+from ll_hallucination_pipeline.data import local_source, prepare_dataset
 from ll_hallucination_pipeline.evaluate import EvalRequest, _task_yaml, build_lm, run_evaluation, samples_name
 from ll_hallucination_pipeline.model import QuantizationSettings
+from tests.helpers import per_request_loglikelihoods, run_lm_eval_hf
 
 pytestmark = pytest.mark.slow
 
@@ -25,13 +24,8 @@ def data_files(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
     files = {}
     for task in TASKS:
         files[task] = out / f"{task}.jsonl"
-        prepare_task_data(task, files[task], out / f"{task}.json", source=local_source(task, tiny_data))
+        prepare_dataset(task, files[task], out / f"{task}.json", source=local_source(task, tiny_data))
     return files
-
-
-def per_request(samples_file: Path) -> dict[int, list[float]]:
-    rows = [json.loads(line) for line in samples_file.read_text().splitlines()]
-    return {row["doc_id"]: [float(resp[0][0]) for resp in row["resps"]] for row in rows}
 
 
 def test_matches_lm_eval_hf_backend(converted_model, data_files, tmp_path):
@@ -43,16 +37,11 @@ def test_matches_lm_eval_hf_backend(converted_model, data_files, tmp_path):
         (tasks_dir / f"{task}.yaml").write_text(_task_yaml(task, data_files[task]))
         request = EvalRequest(task, 0, data_files[task], tmp_path / "ours" / task)
         ours[task] = run_evaluation(request, lm, metadata={"test": True})
-    ref_dir = tmp_path / "ref"
-    cmd = [sys.executable, "-m", "lm_eval", "run", "--model", "hf"]
-    cmd += ["--model_args", f"pretrained={converted_model},dtype=float32", "--device", "cpu", "--batch_size", "4"]
-    cmd += ["--tasks", ",".join(TASKS), "--include_path", str(tasks_dir), "--log_samples", "--output_path", str(ref_dir)]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
+    ref_dir = run_lm_eval_hf(f"pretrained={converted_model}", TASKS, tasks_dir, tmp_path / "ref")
     ref_results = json.loads(next(ref_dir.rglob("results_*.json")).read_text())
     for task in TASKS:
-        ref_samples = per_request(next(ref_dir.rglob(f"samples_{task}_*.jsonl")))
-        our_samples = per_request(tmp_path / "ours" / task / samples_name(task))
+        ref_samples = per_request_loglikelihoods(next(ref_dir.rglob(f"samples_{task}_*.jsonl")))
+        our_samples = per_request_loglikelihoods(tmp_path / "ours" / task / samples_name(task))
         assert our_samples.keys() == ref_samples.keys() and len(our_samples) == 6
         for doc_id, ref in ref_samples.items():
             assert our_samples[doc_id] == pytest.approx(ref, abs=1e-4), (task, doc_id)
@@ -71,7 +60,7 @@ def test_seed_reuse_and_no_cross_model_hits(converted_model, data_files, tmp_pat
     assert cost0["scored"] == cost0["requests"] > 0
     assert cost1 == {**cost1, "scored": 0, "cache_hits": cost0["requests"], "contexts_run": 0}
     assert first["results"] == second["results"]
-    assert per_request(tmp_path / "s0" / "samples_arc_easy.jsonl") == per_request(
+    assert per_request_loglikelihoods(tmp_path / "s0" / "samples_arc_easy.jsonl") == per_request_loglikelihoods(
         tmp_path / "s1" / "samples_arc_easy.jsonl"
     )
     # Same weights, other quantization: another model identity, so no answer is reused.

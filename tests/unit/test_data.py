@@ -2,14 +2,14 @@ import json
 
 import pytest
 
-from ll_hallucination_pipeline.data import local_source, prepare_task_data, task_spec
+from ll_hallucination_pipeline.data import local_source, prepare_dataset, task_spec
 from ll_hallucination_pipeline.errors import PipelineInputError
 from ll_hallucination_pipeline.io import sha256_file
 
 
 def test_local_copy_is_byte_identical_with_sha_recorded(tiny_data, tmp_path):
     source = local_source("arc_easy", tiny_data)
-    manifest = prepare_task_data("arc_easy", tmp_path / "d.jsonl", tmp_path / "m.json", source=source)
+    manifest = prepare_dataset("arc_easy", tmp_path / "d.jsonl", tmp_path / "m.json", source=source)
     assert (tmp_path / "d.jsonl").read_bytes() == source.read_bytes()
     assert manifest["sha256"] == sha256_file(source)
     assert manifest["n_items"] == 6
@@ -20,7 +20,7 @@ def test_wrong_schema_is_refused_and_nothing_written(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"question": "q", "choices": ["a"], "answer": "A"}) + "\n")
     with pytest.raises(PipelineInputError, match="record 1 lacks field 'id'"):
-        prepare_task_data("arc_easy", tmp_path / "d.jsonl", tmp_path / "m.json", source=bad)
+        prepare_dataset("arc_easy", tmp_path / "d.jsonl", tmp_path / "m.json", source=bad)
     assert not (tmp_path / "d.jsonl").exists()
 
 
@@ -28,7 +28,7 @@ def test_malformed_json_names_the_line(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "q"}\n{oops\n')
     with pytest.raises(PipelineInputError, match=r"bad.jsonl:2 is not valid JSON"):
-        prepare_task_data("truthfulqa_mc2", tmp_path / "d.jsonl", tmp_path / "m.json", source=bad)
+        prepare_dataset("truthfulqa_mc2", tmp_path / "d.jsonl", tmp_path / "m.json", source=bad)
 
 
 def test_unknown_task_and_missing_file(tmp_path):

@@ -1,0 +1,58 @@
+rule train_qlora:
+    input:
+        model=get_model_dir,
+        data=get_recipe_data,
+        recipe=get_recipe_file,
+    output:
+        adapter=directory("adapters/{recipe}_seed{train_seed}"),
+    log:
+        "logs/train_qlora/{recipe}_seed{train_seed}.log",
+    benchmark:
+        "benchmarks/train_qlora/{recipe}_seed{train_seed}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    resources:
+        gpu=1,
+    params:
+        quantization=QUANTIZATION,
+        work_dir=lambda wildcards: f"adapters/.work/{wildcards.recipe}_seed{wildcards.train_seed}",
+    script:
+        "../workflow/scripts/train.py"
+
+
+use rule evaluate_baseline as evaluate_postqlora with:
+    input:
+        model=get_model_dir,
+        data="data/{task}.jsonl",
+        adapter=get_adapter_dir,
+    output:
+        results=f"{POST_RUN}/results.json",
+        samples=f"{POST_RUN}/samples_{{task}}.jsonl",
+    log:
+        "logs/evaluate_postqlora/{adapter}/{task}_seed{seed}.log",
+    benchmark:
+        "benchmarks/evaluate_postqlora/{adapter}/{task}_seed{seed}.tsv"
+
+
+use rule evaluate_baseline_draft as evaluate_postqlora_draft with:
+    input:
+        model=get_model_dir,
+        data="data/{task}.jsonl",
+        adapter=get_adapter_dir,
+    output:
+        results=f"{POST_DRAFT_RUN}/results.json",
+        samples=f"{POST_DRAFT_RUN}/samples_{{task}}.jsonl",
+    log:
+        "logs/evaluate_postqlora_draft/{adapter}/{task}_seed{seed}_limit{limit}.log",
+    benchmark:
+        "benchmarks/evaluate_postqlora_draft/{adapter}/{task}_seed{seed}_limit{limit}.tsv"
+
+
+use rule summarize_baseline as summarize_postqlora with:
+    input:
+        get_postqlora_runs,
+    output:
+        summary="evals/postqlora/summary.csv",
+        intervals="evals/postqlora/bootstrap_ci.csv",
+    log:
+        "logs/summarize_postqlora.log",

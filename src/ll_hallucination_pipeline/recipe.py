@@ -1,0 +1,146 @@
+"""QLoRA recipes: one TOML file each, loaded into a frozen, validated dataclass."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli
+
+from .errors import PipelineInputError
+
+DATASETS = {"alpaca": "alpaca/train.jsonl"}
+PROMPT_TEMPLATES = {
+    "alpaca": (
+        "Below is an instruction that describes a task{input_clause}. "
+        "Write a response that appropriately completes the request.\n\n"
+        "### Instruction:\n{instruction}\n\n{input_block}### Response:\n"
+    ),
+}
+SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
+
+
+@dataclass(frozen=True)
+class DataSection:
+    dataset: str = field(default="alpaca", metadata={"help": f"SFT dataset: one of {', '.join(DATASETS)}"})
+    num_examples: int = field(default=10_000, metadata={"help": "the first N examples of the dataset", "min": 1})
+    prompt_template: str = field(default="alpaca", metadata={"help": f"one of {', '.join(PROMPT_TEMPLATES)}"})
+
+
+@dataclass(frozen=True)
+class LoraSection:
+    r: int = field(default=16, metadata={"help": "LoRA rank", "min": 1})
+    alpha: int = field(default=32, metadata={"help": "LoRA alpha", "min": 1})
+    dropout: float = field(default=0.05, metadata={"help": "LoRA dropout in [0, 1)", "min": 0.0, "max": 0.999})
+    target_modules: str | list[str] = field(
+        default="all-linear", metadata={"help": '"all-linear" or a list of module names'}
+    )
+
+
+@dataclass(frozen=True)
+class TrainingSection:
+    learning_rate: float = field(default=2e-4, metadata={"help": "peak learning rate", "min": 1e-9})
+    lr_scheduler: str = field(default="cosine", metadata={"help": f"one of {', '.join(SCHEDULERS)}"})
+    warmup_ratio: float = field(
+        default=0.03, metadata={"help": "fraction of steps warming up, in [0, 1)", "min": 0.0, "max": 0.999}
+    )
+    epochs: float = field(
+        default=1.0, metadata={"help": "passes over the examples (ignored if max_steps > 0)", "min": 0.0}
+    )
+    max_steps: int = field(default=-1, metadata={"help": "optimizer steps; -1 = use epochs", "min": -1})
+    micro_batch_size: int = field(default=4, metadata={"help": "sequences per forward", "min": 1})
+    gradient_accumulation: int = field(default=4, metadata={"help": "micro-batches per optimizer step", "min": 1})
+    max_seq_length: int = field(default=512, metadata={"help": "tokens per sequence (longer are cut)", "min": 16})
+    packing: bool = field(default=False, metadata={"help": "pack several examples per sequence"})
+    seeds: list[int] = field(default_factory=lambda: [0], metadata={"help": "training seeds, one adapter each"})
+    save_steps: int = field(default=50, metadata={"help": "checkpoint every N steps (resume point)", "min": 1})
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A QLoRA SFT recipe; ``name`` is the file's stem without ``qlora_``."""
+
+    name: str
+    data: DataSection
+    lora: LoraSection
+    training: TrainingSection
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_SECTIONS = {"data": DataSection, "lora": LoraSection, "training": TrainingSection}
+
+
+def _type_ok(value: Any, annotation: str) -> bool:
+    checks = {
+        "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "float": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+        "str": lambda v: isinstance(v, str),
+        "bool": lambda v: isinstance(v, bool),
+        "list[int]": lambda v: isinstance(v, list) and v and all(isinstance(x, int) for x in v),
+        "str | list[str]": lambda v: isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v)),
+    }
+    return checks[annotation](value)
+
+
+def _section(path: Path, name: str, cls: type, raw: dict[str, Any]) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key, value in raw.items():
+        where = f"{path}: [{name}] {key}"
+        if key not in fields:
+            raise PipelineInputError(f"{where} is not a known key; use one of {', '.join(fields)}")
+        spec = fields[key]
+        if not _type_ok(value, str(spec.type)):
+            raise PipelineInputError(
+                f"{where}={value!r} has the wrong type; expected {spec.type} ({spec.metadata['help']})"
+            )
+        low, high = spec.metadata.get("min"), spec.metadata.get("max")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise PipelineInputError(f"{where}={value!r} is out of range; {spec.metadata['help']}")
+    return cls(**raw)
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read and validate ``configs/qlora_<name>.toml``; every error names the file, the key and the fix."""
+    path = Path(path)
+    if not path.is_file():
+        raise PipelineInputError(f"recipe {path} not found; add configs/qlora_<name>.toml or fix qlora.recipes")
+    try:
+        raw = tomli.loads(path.read_text(encoding="utf-8"))
+    except tomli.TOMLDecodeError as exc:
+        raise PipelineInputError(f"{path}: not valid TOML ({exc})") from None
+    unknown = sorted(set(raw) - set(_SECTIONS))
+    if unknown:
+        raise PipelineInputError(f"{path}: [{unknown[0]}] is not a known section; use {', '.join(_SECTIONS)}")
+    sections = {
+        name: _section(path, name, cls, raw.get(name, {}) if isinstance(raw.get(name, {}), dict) else {})
+        for name, cls in _SECTIONS.items()
+    }
+    recipe = Recipe(name=path.stem.removeprefix("qlora_"), **sections)
+    _check_choices(path, recipe)
+    return recipe
+
+
+def _check_choices(path: Path, recipe: Recipe) -> None:
+    choices = [
+        ("data", "dataset", recipe.data.dataset, DATASETS),
+        ("data", "prompt_template", recipe.data.prompt_template, PROMPT_TEMPLATES),
+        ("training", "lr_scheduler", recipe.training.lr_scheduler, SCHEDULERS),
+    ]
+    for section, key, value, allowed in choices:
+        if value not in allowed:
+            raise PipelineInputError(f"{path}: [{section}] {key}={value!r} is unknown; use one of {', '.join(allowed)}")
+    if len(set(recipe.training.seeds)) != len(recipe.training.seeds):
+        raise PipelineInputError(f"{path}: [training] seeds={recipe.training.seeds} repeats a seed; list each once")
+
+
+def format_prompt(template: str, instruction: str, input_text: str) -> str:
+    """The prompt part of one SFT example (the response is the completion)."""
+    return PROMPT_TEMPLATES[template].format(
+        instruction=instruction,
+        input_clause=", paired with an input that provides further context" if input_text else "",
+        input_block=f"### Input:\n{input_text}\n\n" if input_text else "",
+    )

@@ -1,0 +1,217 @@
+"""QLoRA SFT with trl's ``SFTTrainer`` and a peft LoRA on the 4-bit base, resumable from checkpoints."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .data import read_jsonl
+from .environment import package_versions
+from .errors import PipelineInputError
+from .io import atomic_directory, atomic_write_json, atomic_write_text, sha256_file
+from .model import WEIGHT_SUFFIXES, QuantizationSettings, best_device, load_model, load_tokenizer
+from .recipe import Recipe, format_prompt, load_recipe
+
+log = logging.getLogger(__name__)
+
+MANIFEST_NAME = "manifest.json"
+TRAINING_LOG_NAME = "training_log.csv"
+RECIPE_NAME = "recipe.toml"
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+ADAPTER_PATH_ENV = "LORA_ADAPTER_PATH"
+
+
+def sft_examples(recipe: Recipe, data_file: str | Path) -> list[dict[str, str]]:
+    """The recipe's first ``num_examples`` records as prompt/completion pairs (loss on the completion)."""
+    records = read_jsonl(data_file)
+    if len(records) < recipe.data.num_examples:
+        raise PipelineInputError(
+            f"recipe {recipe.name}: num_examples={recipe.data.num_examples} but {data_file} has {len(records)}; "
+            "lower [data] num_examples"
+        )
+    return [
+        {
+            "prompt": format_prompt(recipe.data.prompt_template, r["instruction"], r["input"]),
+            "completion": r["output"],
+        }
+        for r in records[: recipe.data.num_examples]
+    ]
+
+
+def base_weights_sha256(model_dir: str | Path) -> str:
+    from .io import sha256_tree
+
+    return sha256_tree(model_dir, suffixes=WEIGHT_SUFFIXES)
+
+
+def _sft_config(recipe: Recipe, seed: int, work_dir: Path, device: str, compute_dtype: str) -> Any:
+    from trl import SFTConfig
+
+    t = recipe.training
+    on_gpu = device == "cuda"
+    return SFTConfig(
+        output_dir=str(work_dir),
+        per_device_train_batch_size=t.micro_batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation,
+        learning_rate=t.learning_rate,
+        lr_scheduler_type=t.lr_scheduler,
+        warmup_steps=t.warmup_ratio,  # transformers 5: a float in [0, 1) is a ratio of all steps
+        num_train_epochs=t.epochs,
+        max_steps=t.max_steps,
+        max_length=t.max_seq_length,
+        packing=t.packing,
+        completion_only_loss=True,
+        seed=seed,
+        data_seed=seed,
+        save_strategy="steps",
+        save_steps=t.save_steps,
+        save_total_limit=2,
+        logging_steps=1,
+        report_to="none",
+        use_cpu=not on_gpu,
+        bf16=on_gpu and compute_dtype == "bfloat16",
+        fp16=on_gpu and compute_dtype == "float16",
+        gradient_checkpointing=on_gpu,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+    )
+
+
+def _training_log(log_history: list[dict[str, Any]]) -> str:
+    lines = ["step,loss,learning_rate,num_tokens"]
+    for entry in log_history:
+        if "loss" in entry:
+            lines.append(
+                f"{entry['step']},{entry['loss']:.6f},{entry.get('learning_rate', '')},{entry.get('num_tokens', '')}"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def train_adapter(
+    recipe_file: str | Path,
+    seed: int,
+    *,
+    model_dir: str | Path,
+    data_file: str | Path,
+    out_dir: str | Path,
+    work_dir: str | Path,
+    quantization: QuantizationSettings,
+) -> dict[str, Any]:
+    """Train one (recipe, seed) adapter into ``out_dir``; checkpoints in ``work_dir`` make re-runs resume.
+
+    ``out_dir`` appears only when complete: the PEFT adapter files, the recipe as used, the loss per
+    step (CSV) and a manifest (sha256 of data, base model and recipe; package versions; throughput).
+    The model is loaded fresh here: on the CPU a no-grad eval forward of a 4-bit model repacks its
+    weights and later training silently gets zero gradients.
+    """
+    from datasets import Dataset
+    from peft import LoraConfig, prepare_model_for_kbit_training
+    from transformers.trainer_utils import get_last_checkpoint
+    from trl import SFTTrainer
+
+    recipe = load_recipe(recipe_file)
+    if seed not in recipe.training.seeds:
+        raise PipelineInputError(f"seed {seed} is not in {recipe_file} [training] seeds={recipe.training.seeds}")
+    examples = sft_examples(recipe, data_file)
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    device = best_device()
+    effective = quantization.for_device(device)
+    tokenizer = load_tokenizer(model_dir)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = load_model(model_dir, quantization, device=device)
+    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=device == "cuda")
+    lora = LoraConfig(
+        r=recipe.lora.r,
+        lora_alpha=recipe.lora.alpha,
+        lora_dropout=recipe.lora.dropout,
+        target_modules=recipe.lora.target_modules,
+        task_type="CAUSAL_LM",
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=_sft_config(recipe, seed, work_dir, device, effective.compute_dtype),
+        train_dataset=Dataset.from_list(examples),
+        processing_class=tokenizer,
+        peft_config=lora,
+    )
+    checkpoint = get_last_checkpoint(str(work_dir))
+    resumed_from = int(checkpoint.rsplit("-", 1)[1]) if checkpoint else 0
+    if checkpoint:
+        log.info("resuming from %s", checkpoint)
+    start = time.perf_counter()
+    output = trainer.train(resume_from_checkpoint=checkpoint)
+    seconds = time.perf_counter() - start
+    history = trainer.state.log_history
+    tokens_seen = max((e.get("num_tokens", 0) for e in history), default=0)
+    tokens_before = max((e.get("num_tokens", 0) for e in history if e.get("step", 0) <= resumed_from), default=0)
+    manifest = {
+        "recipe": recipe.name,
+        "seed": seed,
+        "recipe_sha256": sha256_file(recipe_file),
+        "data_sha256": sha256_file(data_file),
+        "base_model_path": str(model_dir),
+        "base_model_sha256": base_weights_sha256(model_dir),
+        "quantization": effective.as_dict(),
+        "device": device,
+        "global_steps": trainer.state.global_step,
+        "resumed_from_step": resumed_from,
+        "train_loss": output.training_loss,
+        "real_tokens": tokens_seen,
+        "tokens_per_second": (tokens_seen - tokens_before) / seconds if seconds > 0 else None,
+        "seconds": seconds,
+        "versions": package_versions(),
+    }
+    with atomic_directory(out_dir) as tmp:
+        trainer.model.save_pretrained(tmp)
+        shutil.copyfile(recipe_file, tmp / RECIPE_NAME)
+        atomic_write_text(tmp / TRAINING_LOG_NAME, _training_log(history))
+        atomic_write_json(tmp / MANIFEST_NAME, manifest)
+    shutil.rmtree(work_dir, ignore_errors=True)
+    return manifest
+
+
+def check_adapter_dir(adapter_dir: str | Path, model_dir: str | Path | None = None) -> dict[str, Any]:
+    """Fail early unless ``adapter_dir`` is a complete adapter (trained on ``model_dir``, if given)."""
+    adapter_dir = Path(adapter_dir)
+    if not adapter_dir.is_dir():
+        raise PipelineInputError(
+            f"adapter {adapter_dir} does not exist; train it (adapters/<recipe>_seed<N>) or fix LORA_ADAPTER_PATH"
+        )
+    missing = [name for name in ADAPTER_FILES if not (adapter_dir / name).is_file()]
+    if missing:
+        raise PipelineInputError(f"adapter {adapter_dir} is incomplete (missing {', '.join(missing)}); re-train it")
+    manifest_file = adapter_dir / MANIFEST_NAME
+    manifest = json.loads(manifest_file.read_text()) if manifest_file.is_file() else {}
+    trained_on = manifest.get("base_model_sha256")
+    if model_dir is not None and trained_on and trained_on != base_weights_sha256(model_dir):
+        raise PipelineInputError(
+            f"adapter {adapter_dir} was trained on {manifest.get('base_model_path')}, not on the configured "
+            f"base model {model_dir}; set MODEL_PATH/model.path to its base or re-train the adapter"
+        )
+    return manifest
+
+
+@dataclass(frozen=True)
+class ExternalAdapter:
+    """An adapter trained elsewhere (``$LORA_ADAPTER_PATH``), evaluated under ``name``."""
+
+    name: str
+    path: Path
+
+
+def external_adapter() -> ExternalAdapter | None:
+    """The checked adapter ``$LORA_ADAPTER_PATH`` names, or ``None`` when unset."""
+    raw = os.environ.get(ADAPTER_PATH_ENV)
+    if not raw:
+        return None
+    path = Path(raw).expanduser().resolve()
+    check_adapter_dir(path)
+    return ExternalAdapter(name=f"external-{path.name}", path=path)

@@ -1,0 +1,156 @@
+"""QLoRA training on the embedded model: it learns, resumes after kill -9, and adapters are checked."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from safetensors import safe_open
+
+from ll_hallucination_pipeline.data import local_source, prepare_dataset
+from ll_hallucination_pipeline.errors import PipelineInputError
+from ll_hallucination_pipeline.io import sha256_file
+from ll_hallucination_pipeline.model import QuantizationSettings
+from ll_hallucination_pipeline.train import check_adapter_dir, train_adapter
+from tests.helpers import per_request_loglikelihoods, run_lm_eval_hf
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[2]
+NF4_CPU = QuantizationSettings(cpu_compute_dtype="float32")
+
+
+@pytest.fixture(scope="module")
+def alpaca(tiny_data, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("sft")
+    prepare_dataset("alpaca", out / "alpaca.jsonl", out / "alpaca.json", source=local_source("alpaca", tiny_data))
+    return out / "alpaca.jsonl"
+
+
+def write_recipe(path: Path, *, examples: int, epochs: int, save_steps: int) -> Path:
+    text = (REPO / "configs" / "qlora_tiny.toml").read_text()
+    text = text.replace("num_examples = 16", f"num_examples = {examples}").replace("epochs = 3", f"epochs = {epochs}")
+    path.write_text(text.replace("save_steps = 4", f"save_steps = {save_steps}"))
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(converted_model, alpaca, tmp_path_factory) -> tuple[Path, dict]:
+    tmp = tmp_path_factory.mktemp("train")
+    recipe = write_recipe(tmp / "qlora_t.toml", examples=4, epochs=6, save_steps=100)
+    weights_before = sha256_file(converted_model / "model.safetensors")
+    manifest = train_adapter(
+        recipe,
+        0,
+        model_dir=converted_model,
+        data_file=alpaca,
+        out_dir=tmp / "adapters/t_seed0",
+        work_dir=tmp / "work",
+        quantization=NF4_CPU,
+    )
+    assert sha256_file(converted_model / "model.safetensors") == weights_before  # base weights untouched
+    return tmp / "adapters/t_seed0", manifest
+
+
+def test_loss_falls_and_lora_weights_change(trained):
+    adapter, manifest = trained
+    rows = (adapter / "training_log.csv").read_text().splitlines()[1:]
+    losses = [float(r.split(",")[1]) for r in rows]
+    assert len(losses) == manifest["global_steps"] == 6
+    assert sum(losses[-2:]) / 2 < 0.8 * sum(losses[:2]) / 2, losses
+    with safe_open(adapter / "adapter_model.safetensors", "pt") as weights:
+        keys = list(weights.keys())
+        assert keys and all("lora_" in k for k in keys)  # only LoRA weights are saved
+        lora_b = [weights.get_tensor(k) for k in keys if "lora_B" in k]
+    assert all(t.abs().sum() > 0 for t in lora_b)  # B starts at zero: non-zero means it trained
+    assert manifest["real_tokens"] > 0 and manifest["tokens_per_second"] > 0
+    for key in ("data_sha256", "base_model_sha256", "recipe_sha256"):
+        assert len(manifest[key]) == 64
+    assert (adapter / "recipe.toml").is_file()
+
+
+def test_kill_and_resume_from_checkpoint(converted_model, alpaca, tmp_path):
+    recipe = write_recipe(tmp_path / "qlora_r.toml", examples=8, epochs=3, save_steps=2)
+    out, work = tmp_path / "adapters/r_seed0", tmp_path / "work"
+    code = (
+        "import sys; from ll_hallucination_pipeline.train import train_adapter;"
+        "from ll_hallucination_pipeline.model import QuantizationSettings as Q;"
+        f"train_adapter({str(recipe)!r}, 0, model_dir={str(converted_model)!r}, data_file={str(alpaca)!r},"
+        f"out_dir={str(out)!r}, work_dir={str(work)!r}, quantization=Q(cpu_compute_dtype='float32'))"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 600
+    while not (work / "checkpoint-2" / "trainer_state.json").is_file():
+        assert proc.poll() is None and time.time() < deadline, "training ended before its first checkpoint"
+        time.sleep(0.5)
+    time.sleep(1.0)  # let the checkpoint finish writing
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not out.exists()  # no half adapter directory
+    done_steps = max(int(p.name.split("-")[1]) for p in work.glob("checkpoint-*"))
+    manifest = train_adapter(
+        recipe, 0, model_dir=converted_model, data_file=alpaca, out_dir=out, work_dir=work, quantization=NF4_CPU
+    )
+    assert manifest["resumed_from_step"] == done_steps >= 2
+    assert manifest["global_steps"] == 6
+    assert not work.exists()
+
+
+def test_adapter_checks(trained, converted_model, tmp_path):
+    adapter, _ = trained
+    assert check_adapter_dir(adapter, converted_model)["recipe"] == "t"
+    with pytest.raises(PipelineInputError, match="does not exist; train it"):
+        check_adapter_dir(tmp_path / "nope")
+    incomplete = tmp_path / "incomplete"
+    incomplete.mkdir()
+    (incomplete / "adapter_config.json").write_text("{}")
+    with pytest.raises(PipelineInputError, match=r"is incomplete \(missing adapter_model.safetensors\)"):
+        check_adapter_dir(incomplete)
+    other_base = tmp_path / "other_base"
+    other_base.mkdir()
+    (other_base / "model.safetensors").write_bytes(b"not the same weights")
+    with pytest.raises(PipelineInputError, match="was trained on .* not on the configured base model"):
+        check_adapter_dir(adapter, other_base)
+
+
+def test_too_few_examples_is_refused(converted_model, alpaca, tmp_path):
+    recipe = write_recipe(tmp_path / "qlora_big.toml", examples=1000, epochs=1, save_steps=2)
+    with pytest.raises(PipelineInputError, match="num_examples=1000 but .* has 6; lower"):
+        train_adapter(
+            recipe,
+            0,
+            model_dir=converted_model,
+            data_file=alpaca,
+            out_dir=tmp_path / "o",
+            work_dir=tmp_path / "w",
+            quantization=NF4_CPU,
+        )
+    assert not (tmp_path / "o").exists()
+
+
+def test_postqlora_scores_use_the_adapter_and_match_lm_eval_peft(trained, converted_model, alpaca, tmp_path):
+    from ll_hallucination_pipeline.evaluate import EvalRequest, _task_yaml, build_lm, run_evaluation
+
+    adapter, _ = trained
+    data = tmp_path / "arc_easy.jsonl"
+    prepare_dataset("arc_easy", data, tmp_path / "arc.json", source=local_source("arc_easy", alpaca.parent.parent))
+    fp32 = QuantizationSettings(mode="none", compute_dtype="float32", cpu_compute_dtype="float32")
+    for name, adapter_dir in (("base", None), ("post", adapter)):
+        lm = build_lm(converted_model, fp32, cache_dir=tmp_path / "cache", adapter_dir=adapter_dir)
+        run_evaluation(EvalRequest("arc_easy", 0, data, tmp_path / name), lm, metadata={})
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks" / "arc_easy.yaml").write_text(_task_yaml("arc_easy", data))
+    ref = run_lm_eval_hf(
+        f"pretrained={converted_model},peft={adapter}", ["arc_easy"], tmp_path / "tasks", tmp_path / "ref"
+    )
+    theirs = per_request_loglikelihoods(next(ref.rglob("samples_arc_easy_*.jsonl")))
+    post = per_request_loglikelihoods(tmp_path / "post" / "samples_arc_easy.jsonl")
+    base = per_request_loglikelihoods(tmp_path / "base" / "samples_arc_easy.jsonl")
+    assert post.keys() == theirs.keys() == base.keys()
+    for doc_id in theirs:
+        assert post[doc_id] == pytest.approx(theirs[doc_id], abs=1e-4)
+        assert max(abs(a - b) for a, b in zip(post[doc_id], base[doc_id], strict=True)) > 1e-3

@@ -1,0 +1,52 @@
+"""Helpers the tests share: tiny data subsets, running this Snakefile, running lm-eval's own CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write_subset(shared: Path, out_dir: Path, n_items: int) -> Path:
+    """A data directory in the shared layout holding the first ``n_items`` of each file."""
+    for rel in ("arc_easy/test.jsonl", "truthfulqa/mc_validation.jsonl", "alpaca/train.jsonl"):
+        target = out_dir / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(shared / rel, encoding="utf-8") as src:
+            lines = [next(src) for _ in range(n_items)]
+        target.write_text("".join(lines), encoding="utf-8")
+    return out_dir
+
+
+def run_snakemake(workdir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run this repository's Snakefile in ``workdir`` (its own config.yaml); stdout holds both streams."""
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir), *args]
+    merged = {**os.environ, **(env or {})}
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=merged, check=False)
+
+
+def write_config(workdir: Path, **sections: dict) -> Path:
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "config.yaml"
+    path.write_text(json.dumps(sections, indent=2))
+    return path
+
+
+def run_lm_eval_hf(model_args: str, tasks: list[str], tasks_dir: Path, out_dir: Path) -> Path:
+    """Run plain `python -m lm_eval --model hf` (fp32, CPU) with our local task YAMLs; return its output dir."""
+    cmd = [sys.executable, "-m", "lm_eval", "run", "--model", "hf", "--model_args", f"{model_args},dtype=float32"]
+    cmd += ["--device", "cpu", "--batch_size", "4", "--tasks", ",".join(tasks), "--include_path", str(tasks_dir)]
+    cmd += ["--log_samples", "--output_path", str(out_dir)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out_dir
+
+
+def per_request_loglikelihoods(samples_file: Path) -> dict[int, list[float]]:
+    """doc_id -> the loglikelihood of each of its requests, from an lm-eval samples file."""
+    rows = [json.loads(line) for line in samples_file.read_text().splitlines()]
+    return {row["doc_id"]: [float(resp[0][0]) for resp in row["resps"]] for row in rows}

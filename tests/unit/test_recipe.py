@@ -1,0 +1,51 @@
+from pathlib import Path
+
+import pytest
+
+from ll_hallucination_pipeline.errors import PipelineInputError
+from ll_hallucination_pipeline.recipe import format_prompt, load_recipe
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("name", ["tiny", "alpaca_10k"])
+def test_shipped_recipes_load(name):
+    recipe = load_recipe(REPO / "configs" / f"qlora_{name}.toml")
+    assert recipe.name == name and recipe.data.dataset == "alpaca" and recipe.training.seeds
+
+
+def test_runbook_recipe_values():
+    recipe = load_recipe(REPO / "configs" / "qlora_alpaca_10k.toml")
+    assert recipe.data.num_examples == 10_000
+    assert (recipe.lora.r, recipe.lora.target_modules) == (16, "all-linear")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[training]\nlearning_rte = 1e-4\n", "[training] learning_rte is not a known key; use one of learning_rate,"),
+        ("[lora]\nr = 'eight'\n", "[lora] r='eight' has the wrong type; expected int (LoRA rank)"),
+        ("[lora]\ndropout = 1.5\n", "[lora] dropout=1.5 is out of range; LoRA dropout in [0, 1)"),
+        ("[data]\ndataset = 'dolly'\n", "[data] dataset='dolly' is unknown; use one of alpaca"),
+        ("[training]\nseeds = [0, 0]\n", "[training] seeds=[0, 0] repeats a seed"),
+        ("[optimizer]\nlr = 1\n", "[optimizer] is not a known section; use data, lora, training"),
+        ("[data\n", "not valid TOML"),
+    ],
+)
+def test_each_bad_recipe_names_file_key_and_fix(tmp_path, text, message):
+    path = tmp_path / "qlora_bad.toml"
+    path.write_text(text)
+    with pytest.raises(PipelineInputError) as info:
+        load_recipe(path)
+    assert str(info.value).startswith(f"{path}: ") and message in str(info.value)
+
+
+def test_missing_recipe_file(tmp_path):
+    with pytest.raises(PipelineInputError, match="qlora_nope.toml not found"):
+        load_recipe(tmp_path / "qlora_nope.toml")
+
+
+def test_prompt_template_with_and_without_input():
+    with_input = format_prompt("alpaca", "Add.", "2 and 3")
+    assert "### Input:\n2 and 3\n\n### Response:\n" in with_input and "paired with an input" in with_input
+    assert "### Input" not in format_prompt("alpaca", "Say hi.", "")

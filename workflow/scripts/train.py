@@ -1,0 +1,19 @@
+"""Snakemake adapter: train one (recipe, training seed) QLoRA adapter."""
+
+from ll_hallucination_pipeline.snakemake_glue import logged
+
+with logged(snakemake.log[0]):  # noqa: F821
+    from ll_hallucination_pipeline.model import QuantizationSettings
+    from ll_hallucination_pipeline.train import train_adapter
+
+    sm = snakemake  # noqa: F821
+    manifest = train_adapter(
+        sm.input.recipe,
+        int(sm.wildcards.train_seed),
+        model_dir=sm.input.model,
+        data_file=sm.input.data,
+        out_dir=sm.output.adapter,
+        work_dir=sm.params.work_dir,
+        quantization=QuantizationSettings(**sm.params.quantization),
+    )
+    print(manifest)
