@@ -12,6 +12,7 @@ include: "rules/model.smk"
 include: "rules/data.smk"
 include: "rules/baseline.smk"
 include: "rules/qlora.smk"
+include: "rules/analysis.smk"
 
 
 rule all:

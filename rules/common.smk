@@ -112,11 +112,15 @@ def get_recipe_data(wildcards):
     return f"data/{RECIPES[wildcards.recipe].data.dataset}.jsonl"
 
 
-def get_adapter_dir(wildcards):
+def adapter_dir(name):
     """A trained adapter's directory (a DAG target), or the one $LORA_ADAPTER_PATH names."""
-    if EXTERNAL_ADAPTER and wildcards.adapter == EXTERNAL_ADAPTER.name:
+    if EXTERNAL_ADAPTER and name == EXTERNAL_ADAPTER.name:
         return str(EXTERNAL_ADAPTER.path)
-    return f"adapters/{wildcards.adapter}"
+    return f"adapters/{name}"
+
+
+def get_adapter_dir(wildcards):
+    return adapter_dir(wildcards.adapter)
 
 
 def get_postqlora_runs(wildcards):
@@ -125,6 +129,34 @@ def get_postqlora_runs(wildcards):
         f"{run}/samples_{task}.jsonl"
         for run, task in zip(runs, [t for _ in ADAPTERS for t in TASKS for _ in SEEDS])
     ]
+
+
+def get_recipe_files(wildcards):
+    return [
+        str(Path(config["qlora"]["recipes_dir"]) / f"qlora_{name}.toml")
+        for name in RECIPES
+    ]
+
+
+def provenance_inputs():
+    """Name -> path of everything the generated documents depend on (hashed into docs/manifest.json)."""
+    items = {"config": "config.yaml", "model": get_model_dir(None)}
+    items |= {f"data/{task}": f"data/{task}.jsonl" for task in TASKS}
+    items |= {
+        f"data/{RECIPES[r].data.dataset}": f"data/{RECIPES[r].data.dataset}.jsonl"
+        for r in RECIPES
+    }
+    items |= {f"recipe/{name}": f for name, f in zip(RECIPES, get_recipe_files(None))}
+    items |= {f"adapter/{a}": adapter_dir(a) for a in ADAPTERS}
+    return items
+
+
+def get_provenance_inputs(wildcards):
+    return list(provenance_inputs().values())
+
+
+def get_provenance_names(wildcards):
+    return list(provenance_inputs())
 
 
 def get_all_targets(wildcards):
@@ -146,5 +178,10 @@ def get_all_targets(wildcards):
         "evals/baseline/bootstrap_ci.csv",
     ]
     if ADAPTERS:
-        targets.append("evals/postqlora/summary.csv")
+        targets += [
+            "evals/postqlora/summary.csv",
+            "evals/compare/deltas.csv",
+            "docs/manifest.json",
+            "docs/figures/tradeoff_scatter.png",
+        ]
     return targets

@@ -11,13 +11,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def write_subset(shared: Path, out_dir: Path, n_items: int) -> Path:
-    """A data directory in the shared layout holding the first ``n_items`` of each file."""
-    for rel in ("arc_easy/test.jsonl", "truthfulqa/mc_validation.jsonl", "alpaca/train.jsonl"):
+def write_subset(shared: Path, out_dir: Path, n_items: int, n_sft: int = 32) -> Path:
+    """A data directory in the shared layout: ``n_items`` per evaluation task, ``n_sft`` Alpaca examples."""
+    for rel, n in (
+        ("arc_easy/test.jsonl", n_items),
+        ("truthfulqa/mc_validation.jsonl", n_items),
+        ("alpaca/train.jsonl", n_sft),
+    ):
         target = out_dir / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         with open(shared / rel, encoding="utf-8") as src:
-            lines = [next(src) for _ in range(n_items)]
+            lines = [next(src) for _ in range(n)]
         target.write_text("".join(lines), encoding="utf-8")
     return out_dir
 
@@ -30,6 +34,9 @@ def run_snakemake(workdir: Path, *args: str, env: dict[str, str] | None = None) 
 
 
 def write_config(workdir: Path, **sections: dict) -> Path:
+    """Write ``workdir/config.yaml``; recipes come from this repository's configs/ unless given."""
+    sections.setdefault("qlora", {})
+    sections["qlora"].setdefault("recipes_dir", str(REPO / "configs"))
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "config.yaml"
     path.write_text(json.dumps(sections, indent=2))

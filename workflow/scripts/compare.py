@@ -1,0 +1,9 @@
+"""Snakemake adapter: deltas and paired tests between baseline and post-QLoRA runs."""
+
+from ll_hallucination_pipeline.snakemake_glue import logged
+
+with logged(snakemake.log[0]):  # noqa: F821
+    from ll_hallucination_pipeline.pipeline_steps import compare
+
+    sm = snakemake  # noqa: F821
+    compare(sm.input.baseline, sm.input.post, sm.output.deltas, sm.output.tests, sm.params.stats)

@@ -1,0 +1,8 @@
+"""Snakemake adapter: the trade-off scatter (PNG and PDF)."""
+
+from ll_hallucination_pipeline.snakemake_glue import logged
+
+with logged(snakemake.log[0]):  # noqa: F821
+    from ll_hallucination_pipeline.pipeline_steps import plot
+
+    plot(snakemake.input[0], snakemake.output.png, snakemake.output.pdf)  # noqa: F821
