@@ -132,12 +132,12 @@ def test_too_few_examples_is_refused(converted_model, alpaca, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-def test_postqlora_scores_use_the_adapter_and_match_lm_eval_peft(trained, converted_model, alpaca, tmp_path):
+def test_postqlora_scores_use_the_adapter_and_match_lm_eval_peft(trained, converted_model, tiny_data, tmp_path):
     from ll_hallucination_pipeline.evaluate import EvalRequest, _task_yaml, build_lm, run_evaluation
 
     adapter, _ = trained
     data = tmp_path / "arc_easy.jsonl"
-    prepare_dataset("arc_easy", data, tmp_path / "arc.json", source=local_source("arc_easy", alpaca.parent.parent))
+    prepare_dataset("arc_easy", data, tmp_path / "arc.json", source=local_source("arc_easy", tiny_data))
     fp32 = QuantizationSettings(mode="none", compute_dtype="float32", cpu_compute_dtype="float32")
     for name, adapter_dir in (("base", None), ("post", adapter)):
         lm = build_lm(converted_model, fp32, cache_dir=tmp_path / "cache", adapter_dir=adapter_dir)
