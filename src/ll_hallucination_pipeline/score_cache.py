@@ -25,6 +25,7 @@ class ScoreCache:
     def __init__(self, root: str | Path, fingerprint: str) -> None:
         self.directory = Path(root) / fingerprint
         self.fingerprint = fingerprint
+        self._memory: dict[str, Score] = {}  # entries this process has read or written
 
     def key(self, context: Sequence[int], continuation: Sequence[int]) -> str:
         payload = json.dumps([self.fingerprint, list(context), list(continuation)])
@@ -34,12 +35,16 @@ class ScoreCache:
         return self.directory / key[:2] / f"{key}.json"
 
     def get(self, key: str) -> Score | None:
+        if key in self._memory:
+            return self._memory[key]
         try:
             logprob, greedy = json.loads(self._path(key).read_text())
         except FileNotFoundError:
             return None
-        return float(logprob), bool(greedy)
+        self._memory[key] = (float(logprob), bool(greedy))
+        return self._memory[key]
 
     def put_many(self, items: Iterable[tuple[str, Score]]) -> None:
         for key, (logprob, greedy) in items:
             atomic_write_text(self._path(key), json.dumps([logprob, greedy]), durable=False)
+            self._memory[key] = (float(logprob), bool(greedy))

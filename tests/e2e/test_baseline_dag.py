@@ -35,6 +35,9 @@ def test_dry_run_shape_two_tasks_three_seeds(tiny_data, tmp_path):
         "train_qlora": 1,
         "evaluate_postqlora": 6,
         "summarize_postqlora": 1,
+        "compare_prepost": 1,
+        "export_docs": 1,
+        "plot_tradeoff": 1,
         "all": 1,
     }
 
@@ -178,6 +181,9 @@ class TestRealBaselineRun:
                 "evaluate_postqlora": 3,
                 "summarize_baseline": 1,
                 "summarize_postqlora": 1,
+                "compare_prepost": 1,
+                "export_docs": 1,
+                "plot_tradeoff": 1,
                 "all": 1,
             }
             assert "truthfulqa_mc2_seed" not in done.stdout.split("Job stats:")[0]

@@ -1,0 +1,138 @@
+"""GPU benchmark (issue D): the runbook's lm-eval run vs this pipeline's scorer, same NF4 files, one machine.
+
+Run on the lent GPU machine from the repo root, after `bash bench/gpu_prepare.sh` here (wheels and data):
+    python3 bench/gpu_eval.py setup      # Qwen3-8B-shaped random model (bf16), saved once as NF4
+    python3 bench/gpu_eval.py ours       # full baseline: 2 tasks x 3 seeds, one model load, timed
+    python3 bench/gpu_eval.py runbook arc_easy|truthfulqa_mc2   # lm_eval --model hf, NF4, batch auto max 4
+    python3 bench/gpu_eval.py agree      # per-request loglik: ours vs hf batch 1 vs hf batch 4 (limit)
+No download is possible there: random weights, the embedded model's real tokenizer (.bench/tok).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+WORK = Path(os.environ.get("BENCH_WORK", "/tmp/bench"))
+OUT = Path(os.environ.get("OUT", "/tmp/bench-out"))
+BF16, NF4 = WORK / "q8b-bf16", WORK / "q8b-nf4"
+TASKS = ["truthfulqa_mc2", "arc_easy"]
+# Qwen3-8B's shapes (its config.json), vocabulary kept at Qwen3's size.
+QWEN3_8B = {
+    "hidden_size": 4096,
+    "intermediate_size": 12288,
+    "num_hidden_layers": 36,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 8,
+    "head_dim": 128,
+    "vocab_size": 151936,
+    "max_position_embeddings": 40960,
+    "rms_norm_eps": 1e-6,
+    "rope_theta": 1_000_000.0,
+    "tie_word_embeddings": False,
+}
+
+
+def log(record: dict) -> None:
+    print(json.dumps(record), flush=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    with open(OUT / "bench.jsonl", "a") as handle:
+        handle.write(json.dumps(record) + "\n")
+
+
+def setup() -> None:
+    import torch
+    from transformers import AutoTokenizer, BitsAndBytesConfig, Qwen3Config, Qwen3ForCausalLM
+
+    from ll_hallucination_pipeline.data import local_source, prepare_dataset
+    from ll_hallucination_pipeline.evaluate import _task_yaml
+
+    start = time.perf_counter()
+    tokenizer = AutoTokenizer.from_pretrained(REPO / ".bench/tok")
+    config = Qwen3Config(**QWEN3_8B, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    torch.manual_seed(0)
+    with torch.device("cuda"):
+        model = Qwen3ForCausalLM(config).to(torch.bfloat16)
+    model.save_pretrained(BF16)
+    tokenizer.save_pretrained(BF16)
+    del model
+    torch.cuda.empty_cache()
+    nf4 = BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=torch.bfloat16,
+    )
+    quantized = Qwen3ForCausalLM.from_pretrained(BF16, quantization_config=nf4, device_map={"": "cuda"})
+    quantized.save_pretrained(NF4)
+    tokenizer.save_pretrained(NF4)
+    for task in TASKS:
+        prepare_dataset(task, WORK / f"data/{task}.jsonl", WORK / f"data/{task}.json", source=local_source(task, REPO / ".bench/data"))
+        (WORK / "tasks").mkdir(parents=True, exist_ok=True)
+        (WORK / "tasks" / f"{task}.yaml").write_text(_task_yaml(task, WORK / f"data/{task}.jsonl"))
+    log({"phase": "setup", "seconds": round(time.perf_counter() - start, 1)})
+
+
+def ours(seeds: tuple[int, ...] = (0, 1, 2)) -> None:
+    import torch
+
+    from ll_hallucination_pipeline.evaluate import EvalRequest, build_lm, run_evaluation
+    from ll_hallucination_pipeline.model import QuantizationSettings
+
+    budget = int(os.environ.get("TOKEN_BUDGET", "65536"))
+    torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    lm = build_lm(NF4, QuantizationSettings(), cache_dir=WORK / "cache", token_budget=budget)
+    loaded = time.perf_counter() - start
+    for task in TASKS:
+        for seed in seeds:
+            t0 = time.perf_counter()
+            result = run_evaluation(
+                EvalRequest(task, seed, WORK / f"data/{task}.jsonl", WORK / f"ours/{task}_seed{seed}"), lm, metadata={}
+            )
+            log({"phase": "ours", "task": task, "seed": seed, "seconds": round(time.perf_counter() - t0, 1),
+                 "metrics": result["results"][task], "stats": lm.stats.as_dict()})
+    log({"phase": "ours_total", "seconds": round(time.perf_counter() - start, 1), "load_seconds": round(loaded, 1),
+         "token_budget": budget, "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2)})
+
+
+def runbook(task: str, limit: str | None = None, batch: str = "auto") -> Path:
+    out = WORK / f"runbook/{task}_{batch}_{limit or 'full'}"
+    cmd = [sys.executable, "-m", "lm_eval", "--model", "hf", "--model_args", f"pretrained={NF4},dtype=bfloat16",
+           "--include_path", str(WORK / "tasks"), "--tasks", task, "--num_fewshot", "0", "--batch_size", batch,
+           "--max_batch_size", "4", "--seed", "0,0,0,0", "--output_path", str(out), "--log_samples"]
+    if limit:
+        cmd += ["--limit", limit]
+    start = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    log({"phase": "runbook", "task": task, "batch": batch, "limit": limit, "rc": done.returncode,
+         "seconds": round(time.perf_counter() - start, 1), "tail": done.stderr[-400:] if done.returncode else ""})
+    return out
+
+
+def _per_request(samples: Path) -> dict[int, list[float]]:
+    rows = [json.loads(line) for line in samples.read_text().splitlines()]
+    return {row["doc_id"]: [float(r[0][0]) for r in row["resps"]] for row in rows}
+
+
+def agree(limit: str = "100") -> None:
+    for task in TASKS:
+        b1 = _per_request(next(runbook(task, limit, "1").rglob(f"samples_{task}_*.jsonl")))
+        b4 = _per_request(next(runbook(task, limit, "4").rglob(f"samples_{task}_*.jsonl")))
+        mine = _per_request(WORK / f"ours/{task}_seed0/samples_{task}.jsonl")
+        spread = max(abs(x - y) for d in b1 for x, y in zip(b1[d], b4[d], strict=True))
+        ours_vs_b1 = max(abs(x - y) for d in b1 for x, y in zip(b1[d], mine[d], strict=True))
+        ours_vs_b4 = max(abs(x - y) for d in b4 for x, y in zip(b4[d], mine[d], strict=True))
+        log({"phase": "agree", "task": task, "limit": limit, "max_abs_hf_bs1_vs_bs4": spread,
+             "max_abs_ours_vs_hf_bs1": ours_vs_b1, "max_abs_ours_vs_hf_bs4": ours_vs_b4})
+
+
+if __name__ == "__main__":
+    phase, *rest = sys.argv[1:]
+    {"setup": setup, "ours": ours, "runbook": runbook, "agree": agree}[phase](*rest)
