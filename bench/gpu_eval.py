@@ -73,7 +73,12 @@ def setup() -> None:
     quantized.save_pretrained(NF4)
     tokenizer.save_pretrained(NF4)
     for task in TASKS:
-        prepare_dataset(task, WORK / f"data/{task}.jsonl", WORK / f"data/{task}.json", source=local_source(task, REPO / ".bench/data"))
+        prepare_dataset(
+            task,
+            WORK / f"data/{task}.jsonl",
+            WORK / f"data/{task}.json",
+            source=local_source(task, REPO / ".bench/data"),
+        )
         (WORK / "tasks").mkdir(parents=True, exist_ok=True)
         (WORK / "tasks" / f"{task}.yaml").write_text(_task_yaml(task, WORK / f"data/{task}.jsonl"))
     log({"phase": "setup", "seconds": round(time.perf_counter() - start, 1)})
@@ -96,23 +101,68 @@ def ours(seeds: tuple[int, ...] = (0, 1, 2)) -> None:
             result = run_evaluation(
                 EvalRequest(task, seed, WORK / f"data/{task}.jsonl", WORK / f"ours/{task}_seed{seed}"), lm, metadata={}
             )
-            log({"phase": "ours", "task": task, "seed": seed, "seconds": round(time.perf_counter() - t0, 1),
-                 "metrics": result["results"][task], "stats": lm.stats.as_dict()})
-    log({"phase": "ours_total", "seconds": round(time.perf_counter() - start, 1), "load_seconds": round(loaded, 1),
-         "token_budget": budget, "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2)})
+            log(
+                {
+                    "phase": "ours",
+                    "task": task,
+                    "seed": seed,
+                    "seconds": round(time.perf_counter() - t0, 1),
+                    "metrics": result["results"][task],
+                    "stats": lm.stats.as_dict(),
+                }
+            )
+    log(
+        {
+            "phase": "ours_total",
+            "seconds": round(time.perf_counter() - start, 1),
+            "load_seconds": round(loaded, 1),
+            "token_budget": budget,
+            "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
+        }
+    )
 
 
 def runbook(task: str, limit: str | None = None, batch: str = "auto") -> Path:
     out = WORK / f"runbook/{task}_{batch}_{limit or 'full'}"
-    cmd = [sys.executable, "-m", "lm_eval", "--model", "hf", "--model_args", f"pretrained={NF4},dtype=bfloat16",
-           "--include_path", str(WORK / "tasks"), "--tasks", task, "--num_fewshot", "0", "--batch_size", batch,
-           "--max_batch_size", "4", "--seed", "0,0,0,0", "--output_path", str(out), "--log_samples"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "lm_eval",
+        "--model",
+        "hf",
+        "--model_args",
+        f"pretrained={NF4},dtype=bfloat16",
+        "--include_path",
+        str(WORK / "tasks"),
+        "--tasks",
+        task,
+        "--num_fewshot",
+        "0",
+        "--batch_size",
+        batch,
+        "--max_batch_size",
+        "4",
+        "--seed",
+        "0,0,0,0",
+        "--output_path",
+        str(out),
+        "--log_samples",
+    ]
     if limit:
         cmd += ["--limit", limit]
     start = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    log({"phase": "runbook", "task": task, "batch": batch, "limit": limit, "rc": done.returncode,
-         "seconds": round(time.perf_counter() - start, 1), "tail": done.stderr[-400:] if done.returncode else ""})
+    log(
+        {
+            "phase": "runbook",
+            "task": task,
+            "batch": batch,
+            "limit": limit,
+            "rc": done.returncode,
+            "seconds": round(time.perf_counter() - start, 1),
+            "tail": done.stderr[-400:] if done.returncode else "",
+        }
+    )
     return out
 
 
@@ -129,8 +179,16 @@ def agree(limit: str = "100") -> None:
         spread = max(abs(x - y) for d in b1 for x, y in zip(b1[d], b4[d], strict=True))
         ours_vs_b1 = max(abs(x - y) for d in b1 for x, y in zip(b1[d], mine[d], strict=True))
         ours_vs_b4 = max(abs(x - y) for d in b4 for x, y in zip(b4[d], mine[d], strict=True))
-        log({"phase": "agree", "task": task, "limit": limit, "max_abs_hf_bs1_vs_bs4": spread,
-             "max_abs_ours_vs_hf_bs1": ours_vs_b1, "max_abs_ours_vs_hf_bs4": ours_vs_b4})
+        log(
+            {
+                "phase": "agree",
+                "task": task,
+                "limit": limit,
+                "max_abs_hf_bs1_vs_bs4": spread,
+                "max_abs_ours_vs_hf_bs1": ours_vs_b1,
+                "max_abs_ours_vs_hf_bs4": ours_vs_b4,
+            }
+        )
 
 
 if __name__ == "__main__":

@@ -26,5 +26,5 @@ with logged(snakemake.log[0]):  # noqa: F821
         quantization=QuantizationSettings(**settings["quantization"]),
         cache_dir=Path(sm.params.cache_dir),
         token_budget=sm.params.token_budget,
-        adapter_dir=Path(sm.input.adapter) if "adapter" in sm.input.keys() else None,
+        adapter_dir=Path(sm.input.adapter) if "adapter" in sm.input.keys() else None,  # noqa: SIM118 (Namedlist)
     )
