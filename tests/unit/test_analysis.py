@@ -1,0 +1,80 @@
+"""The pre/post tables on hand-made lm-eval outputs: per training seed, pooled, Holm, identical eval seeds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ll_hallucination_pipeline.analysis import RunSet, StatsSettings, deltas_table, paired_tests_table
+from ll_hallucination_pipeline.errors import PipelineInputError
+
+N = 40
+
+
+def write_run(root: Path, task: str, seed: int, values: list[float], adapter: str | None = None, **meta) -> str:
+    """A minimal evaluation directory in lm-eval's schema (only the fields the analysis reads)."""
+    directory = root / (adapter or "base") / f"{task}_seed{seed}"
+    directory.mkdir(parents=True)
+    pipeline = {"seed": seed, "adapter": adapter, **meta}
+    mean = float(np.mean(values))
+    metrics = {"acc,none": mean, "acc_stderr,none": 0.0, "acc_norm,none": mean, "acc_norm_stderr,none": 0.0}
+    results = {"results": {task: metrics}, "pipeline": pipeline}
+    (directory / "results.json").write_text(json.dumps(results))
+    rows = [{"doc_id": i, "doc_hash": f"h{i:03d}", "acc": v, "acc_norm": v} for i, v in enumerate(values)]
+    (directory / f"samples_{task}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(directory)
+
+
+@pytest.fixture
+def runs(tmp_path: Path) -> RunSet:
+    rng = np.random.default_rng(0)
+    arc_base = rng.integers(0, 2, N).astype(float)
+    tqa_base = rng.uniform(0.2, 0.8, N)
+    base_dirs, post_dirs = [], []
+    for seed in (0, 1):
+        base_dirs += [write_run(tmp_path, "arc_easy", seed, arc_base.tolist())]
+        base_dirs += [write_run(tmp_path, "truthfulqa_mc2", seed, tqa_base.tolist())]
+    for train_seed, shift in ((0, 0.10), (1, 0.14)):
+        arc_post = arc_base.copy()
+        arc_post[: int(N * shift)] = 1.0
+        tqa_post = tqa_base + shift + rng.normal(0, 0.02, N)
+        for seed in (0, 1):
+            meta = {"recipe": "r", "training_seed": train_seed}
+            post_dirs.append(write_run(tmp_path, "arc_easy", seed, arc_post.tolist(), f"r_seed{train_seed}", **meta))
+            post_dirs.append(
+                write_run(tmp_path, "truthfulqa_mc2", seed, tqa_post.tolist(), f"r_seed{train_seed}", **meta)
+            )
+    return RunSet.load(base_dirs, post_dirs)
+
+
+def test_per_seed_and_pooled_rows_with_holm(runs):
+    table = paired_tests_table(runs, StatsSettings(n_resamples=500, seed=1))
+    per_seed = table[table["level"] == "training seed"]
+    pooled = table[table["level"] == "pooled over training seeds"]
+    assert len(per_seed) == 4 and len(pooled) == 2
+    arc = per_seed[per_seed["task"] == "arc_easy"]
+    assert set(arc["test"]) == {"McNemar exact (statsmodels)"}
+    assert (arc["right_to_wrong"] == 0).all() and (arc["wrong_to_right"] > 0).all()
+    tqa_pooled = pooled[pooled["task"] == "truthfulqa_mc2"].iloc[0]
+    assert tqa_pooled["delta"] == pytest.approx(np.mean(per_seed[per_seed["task"] == "truthfulqa_mc2"]["delta"]))
+    assert tqa_pooled["training_seed_delta_sd"] > 0
+    for _, group in per_seed.groupby("task"):  # Holm within each task, never below the raw p
+        assert (group["p_holm"] >= group["p_raw"]).all()
+    assert per_seed["eval_seeds_identical"].all()
+
+
+def test_deltas_per_eval_seed(runs):
+    deltas = deltas_table(runs, StatsSettings(n_resamples=500))
+    assert len(deltas) == 2 * 3 * 2  # adapters x (tqa acc, arc acc, arc acc_norm) x eval seeds
+    assert np.allclose(deltas["delta"], deltas["post"] - deltas["baseline"])
+    assert (deltas["delta_ci_low"] <= deltas["delta"]).all() and (deltas["delta"] <= deltas["delta_ci_high"]).all()
+
+
+def test_mismatched_items_are_refused(tmp_path):
+    base = [write_run(tmp_path, "truthfulqa_mc2", 0, [0.5] * N)]
+    post = [write_run(tmp_path, "truthfulqa_mc2", 0, [0.6] * (N - 1), "a_seed0", recipe="a", training_seed=0)]
+    with pytest.raises(PipelineInputError, match="item sets differ"):
+        deltas_table(RunSet.load(base, post), StatsSettings(n_resamples=200))
