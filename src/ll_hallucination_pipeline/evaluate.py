@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +12,6 @@ from .data import task_spec
 from .errors import PipelineInputError
 from .io import atomic_write_json
 from .model import QuantizationSettings, best_device, load_model, load_tokenizer, model_fingerprint
-
-log = logging.getLogger(__name__)
 
 RESULTS_NAME = "results.json"
 SCORING_NAME = "scoring.json"
