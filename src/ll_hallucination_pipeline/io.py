@@ -7,6 +7,7 @@ file or directory at its final path that looks complete.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -77,7 +78,13 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
 
 
 def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of one file's bytes."""
+    """Hex sha256 of one file's bytes; a file unchanged since it was last hashed in this process is not re-read."""
+    stat = os.stat(path)
+    return _sha256_file(str(Path(path).resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _sha256_file(path: str, inode: int, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(_CHUNK):

@@ -249,6 +249,11 @@ def load_model(
     return model
 
 
+def weights_sha256(checkpoint_dir: str | Path) -> str:
+    """Hash of a checkpoint's (or adapter's) weight files only."""
+    return sha256_tree(checkpoint_dir, suffixes=WEIGHT_SUFFIXES)
+
+
 def model_fingerprint(
     model_dir: str | Path,
     settings: QuantizationSettings,
@@ -264,8 +269,8 @@ def model_fingerprint(
     import json
 
     parts = {
-        "weights": sha256_tree(model_dir, suffixes=WEIGHT_SUFFIXES),
-        "adapter": sha256_tree(adapter_dir, suffixes=WEIGHT_SUFFIXES) if adapter_dir else None,
+        "weights": weights_sha256(model_dir),
+        "adapter": weights_sha256(adapter_dir) if adapter_dir else None,
         "quantization": settings.as_dict(),
         "device": device,
     }

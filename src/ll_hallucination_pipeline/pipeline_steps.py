@@ -18,12 +18,11 @@ from .exports import (
     write_manifest,
     write_markdown,
 )
-from .io import atomic_write_text, sha256_tree
+from .io import atomic_write_text, sha256_file
+from .model import weights_sha256
 from .plots import tradeoff_scatter
 from .recipe import load_recipe
 from .summary import write_csv
-
-WEIGHTS = (".safetensors", ".bin")
 
 
 def run_dirs(files: Sequence[str]) -> list[str]:
@@ -72,7 +71,7 @@ def export_docs(
     atomic_write_text(outputs["qualitative_post"], qualitative(runs, improved=True))
     ensure_eval_cards(Path(outputs["manifest"]).parent)
     hashes = {
-        name: sha256_tree(path, suffixes=WEIGHTS if Path(path).is_dir() else None) for name, path in provenance.items()
+        name: weights_sha256(path) if Path(path).is_dir() else sha256_file(path) for name, path in provenance.items()
     }
     write_manifest(outputs["manifest"], hashes, [v for k, v in outputs.items() if k != "manifest"])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,11 @@ class EvalRun:
         return float(entry[f"{metric},none"]), float(entry[f"{metric}_stderr,none"])
 
     def samples(self) -> list[dict[str, Any]]:
+        return self._samples
+
+    @cached_property
+    def _samples(self) -> list[dict[str, Any]]:
+        """The samples file, read once per run object."""
         with open(self.directory / samples_name(self.task), encoding="utf-8") as handle:
             rows = [json.loads(line) for line in handle if line.strip()]
         return sorted(rows, key=lambda row: row["doc_id"])

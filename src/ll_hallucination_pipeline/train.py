@@ -15,7 +15,7 @@ from .data import read_jsonl
 from .environment import package_versions
 from .errors import PipelineInputError
 from .io import atomic_directory, atomic_write_json, atomic_write_text, sha256_file
-from .model import WEIGHT_SUFFIXES, QuantizationSettings, best_device, load_model, load_tokenizer
+from .model import QuantizationSettings, best_device, load_model, load_tokenizer, weights_sha256
 from .recipe import Recipe, format_prompt, load_recipe
 
 log = logging.getLogger(__name__)
@@ -42,12 +42,6 @@ def sft_examples(recipe: Recipe, data_file: str | Path) -> list[dict[str, str]]:
         }
         for r in records[: recipe.data.num_examples]
     ]
-
-
-def base_weights_sha256(model_dir: str | Path) -> str:
-    from .io import sha256_tree
-
-    return sha256_tree(model_dir, suffixes=WEIGHT_SUFFIXES)
 
 
 def _sft_config(recipe: Recipe, seed: int, work_dir: Path, device: str, compute_dtype: str) -> Any:
@@ -158,7 +152,7 @@ def train_adapter(
         "recipe_sha256": sha256_file(recipe_file),
         "data_sha256": sha256_file(data_file),
         "base_model_path": str(model_dir),
-        "base_model_sha256": base_weights_sha256(model_dir),
+        "base_model_sha256": weights_sha256(model_dir),
         "quantization": effective.as_dict(),
         "device": device,
         "global_steps": trainer.state.global_step,
@@ -191,7 +185,7 @@ def check_adapter_dir(adapter_dir: str | Path, model_dir: str | Path | None = No
     manifest_file = adapter_dir / MANIFEST_NAME
     manifest = json.loads(manifest_file.read_text()) if manifest_file.is_file() else {}
     trained_on = manifest.get("base_model_sha256")
-    if model_dir is not None and trained_on and trained_on != base_weights_sha256(model_dir):
+    if model_dir is not None and trained_on and trained_on != weights_sha256(model_dir):
         raise PipelineInputError(
             f"adapter {adapter_dir} was trained on {manifest.get('base_model_path')}, not on the configured "
             f"base model {model_dir}; set MODEL_PATH/model.path to its base or re-train the adapter"
