@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import tomli
 
 from .errors import PipelineInputError
 
@@ -109,8 +108,8 @@ def load_recipe(path: str | Path) -> Recipe:
     if not path.is_file():
         raise PipelineInputError(f"recipe {path} not found; add configs/qlora_<name>.toml or fix qlora.recipes")
     try:
-        raw = tomli.loads(path.read_text(encoding="utf-8"))
-    except tomli.TOMLDecodeError as exc:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
         raise PipelineInputError(f"{path}: not valid TOML ({exc})") from None
     unknown = sorted(set(raw) - set(_SECTIONS))
     if unknown:
