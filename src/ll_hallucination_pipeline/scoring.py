@@ -62,24 +62,30 @@ def _group_by_context(pairs: Sequence[tuple[tuple[int, ...], tuple[int, ...]]]) 
     return sorted(groups.values(), key=lambda g: (-len(g.context), g.context))
 
 
+# Once a forward holds a quarter of the token budget, a row shorter than this fraction of its widest
+# starts the next one: padding stays small, and forwards (each with a fixed cost) stay few.
+MIN_ROW_FILL = 0.9
+
+
 def _batches(groups: list[_Group], token_budget: int) -> list[list[_Group]]:
-    """Split length-sorted groups so each padded forward stays within ``token_budget`` tokens."""
+    """Split length-sorted (longest first) groups into forwards of at most ``token_budget`` padded
+    tokens, little padding (see ``MIN_ROW_FILL``)."""
     batches: list[list[_Group]] = []
     current: list[_Group] = []
-    width = cont_width = n_conts = 0
+    cont_width = n_conts = 0
     for group in groups:
-        new_width = max(width, len(group.context))
+        width = len(current[0].context) if current else len(group.context)
         new_cont_width = max(cont_width, *(len(c) for c in group.continuations))
         new_conts = n_conts + len(group.continuations)
-        too_big = (len(current) + 1) * new_width > token_budget or new_conts * new_cont_width > token_budget
-        if current and too_big:
+        too_big = (len(current) + 1) * width > token_budget or new_conts * new_cont_width > token_budget
+        too_short = len(group.context) < MIN_ROW_FILL * width and len(current) * width * 4 >= token_budget
+        if current and (too_big or too_short):
             batches.append(current)
-            current, width, cont_width, n_conts = [], 0, 0, 0
-            new_width = len(group.context)
+            current = []
             new_cont_width = max(len(c) for c in group.continuations)
             new_conts = len(group.continuations)
         current.append(group)
-        width, cont_width, n_conts = new_width, new_cont_width, new_conts
+        cont_width, n_conts = new_cont_width, new_conts
     if current:
         batches.append(current)
     return batches
@@ -255,11 +261,16 @@ def _score_targets(
 
 
 def _tail_chunks(tails: Sequence[Sequence[int]], seen: int, token_budget: int) -> list[list[int]]:
-    """Row indices of non-empty ``tails``, longest first, cut so rows x (seen + width) fits the budget."""
+    """Row indices of non-empty ``tails``, longest first, cut so rows x (seen + width) fits the budget,
+    little padding (see ``MIN_ROW_FILL``)."""
     order = sorted((r for r, t in enumerate(tails) if t), key=lambda r: -len(tails[r]))
     chunks: list[list[int]] = []
     for r in order:
-        if chunks and (len(chunks[-1]) + 1) * (seen + len(tails[chunks[-1][0]])) <= token_budget:
+        width = len(tails[chunks[-1][0]]) if chunks else 0
+        rows = len(chunks[-1]) if chunks else 0
+        fits = chunks and (rows + 1) * (seen + width) <= token_budget
+        full_enough = rows * (seen + width) * 4 >= token_budget
+        if fits and (len(tails[r]) >= MIN_ROW_FILL * width or not full_enough):
             chunks[-1].append(r)
         else:
             chunks.append([r])
