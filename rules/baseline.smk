@@ -3,18 +3,19 @@ rule evaluate_baseline:
         model=get_model_dir,
         data="data/{task}.jsonl",
     output:
-        results=f"{BASELINE_RUN}/results.json",
-        samples=f"{BASELINE_RUN}/samples_{{task}}.jsonl",
+        results=every_seed(BASELINE_RUN, "results.json"),
+        samples=every_seed(BASELINE_RUN, "samples_{task}.jsonl"),
     log:
-        "logs/evaluate_baseline/{task}_seed{seed}.log",
+        "logs/evaluate_baseline/{task}.log",
     benchmark:
-        "benchmarks/evaluate_baseline/{task}_seed{seed}.tsv"
+        "benchmarks/evaluate_baseline/{task}.tsv"
     conda:
         "../envs/pipeline.yaml"
     resources:
         gpu=1,
     params:
         settings=eval_params(),
+        seeds=SEEDS,
         limit=get_final_limit,
         cache_dir=EVAL["cache_dir"],
         token_budget=EVAL["token_budget"],
@@ -24,14 +25,15 @@ rule evaluate_baseline:
 
 use rule evaluate_baseline as evaluate_baseline_draft with:
     output:
-        results=f"{DRAFT_RUN}/results.json",
-        samples=f"{DRAFT_RUN}/samples_{{task}}.jsonl",
+        results=every_seed(DRAFT_RUN, "results.json"),
+        samples=every_seed(DRAFT_RUN, "samples_{task}.jsonl"),
     log:
-        "logs/evaluate_baseline_draft/{task}_seed{seed}_limit{limit}.log",
+        "logs/evaluate_baseline_draft/{task}_limit{limit}.log",
     benchmark:
-        "benchmarks/evaluate_baseline_draft/{task}_seed{seed}_limit{limit}.tsv"
+        "benchmarks/evaluate_baseline_draft/{task}_limit{limit}.tsv"
     params:
         settings=eval_params(),
+        seeds=SEEDS,
         limit=lambda wildcards: int(wildcards.limit),
         cache_dir=EVAL["cache_dir"],
         token_budget=EVAL["token_budget"],

@@ -79,12 +79,17 @@ def get_data_source(wildcards):
     return [str(source)] if source else []
 
 
+def every_seed(run, name):
+    """One output per configured seed: a task's seeds share one job (one model load)."""
+    return expand(f"{run}/{name}", seed=SEEDS, allow_missing=True)
+
+
 def get_final_limit(wildcards):
     """Final results never take a limit: a configured one is an error, not a silent draft."""
     if EVAL["limit"] is not None:
         raise PipelineInputError(
             f"eval.limit={EVAL['limit']} is set but a final-results target was requested; "
-            f"unset eval.limit, or request the draft {DRAFT_RUN.format(task=wildcards.task, seed=wildcards.seed, limit=EVAL['limit'])}/results.json"
+            f"unset eval.limit, or request the draft {DRAFT_RUN.format(task=wildcards.task, seed=SEEDS[0], limit=EVAL['limit'])}/results.json"
         )
     return None
 

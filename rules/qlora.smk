@@ -26,12 +26,12 @@ use rule evaluate_baseline as evaluate_postqlora with:
         data="data/{task}.jsonl",
         adapter=get_adapter_dir,
     output:
-        results=f"{POST_RUN}/results.json",
-        samples=f"{POST_RUN}/samples_{{task}}.jsonl",
+        results=every_seed(POST_RUN, "results.json"),
+        samples=every_seed(POST_RUN, "samples_{task}.jsonl"),
     log:
-        "logs/evaluate_postqlora/{adapter}/{task}_seed{seed}.log",
+        "logs/evaluate_postqlora/{adapter}/{task}.log",
     benchmark:
-        "benchmarks/evaluate_postqlora/{adapter}/{task}_seed{seed}.tsv"
+        "benchmarks/evaluate_postqlora/{adapter}/{task}.tsv"
 
 
 use rule evaluate_baseline_draft as evaluate_postqlora_draft with:
@@ -40,12 +40,12 @@ use rule evaluate_baseline_draft as evaluate_postqlora_draft with:
         data="data/{task}.jsonl",
         adapter=get_adapter_dir,
     output:
-        results=f"{POST_DRAFT_RUN}/results.json",
-        samples=f"{POST_DRAFT_RUN}/samples_{{task}}.jsonl",
+        results=every_seed(POST_DRAFT_RUN, "results.json"),
+        samples=every_seed(POST_DRAFT_RUN, "samples_{task}.jsonl"),
     log:
-        "logs/evaluate_postqlora_draft/{adapter}/{task}_seed{seed}_limit{limit}.log",
+        "logs/evaluate_postqlora_draft/{adapter}/{task}_limit{limit}.log",
     benchmark:
-        "benchmarks/evaluate_postqlora_draft/{adapter}/{task}_seed{seed}_limit{limit}.tsv"
+        "benchmarks/evaluate_postqlora_draft/{adapter}/{task}_limit{limit}.tsv"
 
 
 use rule summarize_baseline as summarize_postqlora with:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,8 +139,8 @@ def run_evaluation(request: EvalRequest, lm: Any, *, metadata: dict[str, Any]) -
     return json.loads((out_dir / RESULTS_NAME).read_text())
 
 
-def evaluate_job(
-    request: EvalRequest,
+def evaluate_jobs(
+    requests: Sequence[EvalRequest],
     *,
     model_dir: Path,
     model_label: str,
@@ -147,8 +148,12 @@ def evaluate_job(
     cache_dir: Path,
     token_budget: int,
     adapter_dir: Path | None = None,
-) -> dict[str, Any]:
-    """Load the model, evaluate one (task, seed) and record what produced the numbers."""
+) -> list[dict[str, Any]]:
+    """Load the model once, evaluate every request (e.g. one task's seeds) and record what produced the numbers.
+
+    Seeds that cannot change a result (0-shot loglikelihood) cost no forward pass: their requests are
+    served from the score cache the first seed filled.
+    """
     from .environment import package_versions
     from .io import sha256_file
     from .train import check_adapter_dir
@@ -156,9 +161,7 @@ def evaluate_job(
     trained = check_adapter_dir(adapter_dir, model_dir) if adapter_dir else {}
     lm = build_lm(model_dir, quantization, cache_dir=cache_dir, adapter_dir=adapter_dir, token_budget=token_budget)
     device = str(lm.device)
-    metadata = {
-        "seed": request.seed,
-        "limit": request.limit,
+    shared = {
         "model_label": model_label,
         "model_path": str(model_dir),
         "adapter": Path(adapter_dir).name if adapter_dir else None,
@@ -167,9 +170,20 @@ def evaluate_job(
         "training_seed": trained.get("seed"),
         "quantization": json.dumps(quantization.for_device(device.split(":")[0]).as_dict(), sort_keys=True),
         "device": device,
-        "data_file": str(request.data_file),
-        "data_sha256": sha256_file(request.data_file),
         "score_cache": lm.score_cache.fingerprint,
         "versions": package_versions(),
     }
-    return run_evaluation(request, lm, metadata=metadata)
+    return [
+        run_evaluation(
+            request,
+            lm,
+            metadata={
+                "seed": request.seed,
+                "limit": request.limit,
+                **shared,
+                "data_file": str(request.data_file),
+                "data_sha256": sha256_file(request.data_file),
+            },
+        )
+        for request in requests
+    ]

@@ -28,12 +28,12 @@ def test_dry_run_shape_two_tasks_three_seeds(tiny_data, tmp_path):
     assert job_counts(done.stdout) == {
         "convert_model": 1,
         "prepare_data": 3,
-        "evaluate_baseline": 6,
+        "evaluate_baseline": 2,  # one job per task runs its three seeds on one model load
         "snapshot_environment": 1,
         "smoke_test": 1,
         "summarize_baseline": 1,
         "train_qlora": 1,
-        "evaluate_postqlora": 6,
+        "evaluate_postqlora": 2,
         "summarize_postqlora": 1,
         "compare_prepost": 1,
         "export_docs": 1,
@@ -47,6 +47,7 @@ def test_single_target_builds_only_what_it_needs(tiny_data, tmp_path):
     done = run_snakemake(tmp_path, "evals/baseline/arc_easy_seed1_full/results.json", "-n")
     assert done.returncode == 0, done.stdout
     assert job_counts(done.stdout) == {"convert_model": 1, "prepare_data": 1, "evaluate_baseline": 1}
+    assert "evals/baseline/truthfulqa_mc2_seed" not in done.stdout
 
 
 def test_limit_goes_to_drafts_only(tiny_data, tmp_path):
@@ -54,7 +55,7 @@ def test_limit_goes_to_drafts_only(tiny_data, tmp_path):
     done = run_snakemake(tmp_path, "all", "-n")
     assert done.returncode == 0, done.stdout
     counts = job_counts(done.stdout)
-    assert counts["evaluate_baseline_draft"] == 6 and counts["evaluate_postqlora_draft"] == 6
+    assert counts["evaluate_baseline_draft"] == 2 and counts["evaluate_postqlora_draft"] == 2
     assert not {"evaluate_baseline", "evaluate_postqlora", "summarize_baseline", "summarize_postqlora"} & set(counts)
     assert "evals/drafts/baseline/arc_easy_seed0_limit3/results.json" in done.stdout
 
@@ -177,8 +178,8 @@ class TestRealBaselineRun:
             assert done.returncode == 0, done.stdout
             assert job_counts(done.stdout) == {
                 "prepare_data": 1,
-                "evaluate_baseline": 3,
-                "evaluate_postqlora": 3,
+                "evaluate_baseline": 1,
+                "evaluate_postqlora": 1,
                 "summarize_baseline": 1,
                 "summarize_postqlora": 1,
                 "compare_prepost": 1,
@@ -198,8 +199,8 @@ class TestRealBaselineRun:
             config.write_text(json.dumps(data))
             done = run_snakemake(baseline_workdir, "all", "-n")
             counts = job_counts(done.stdout)
-            assert counts["evaluate_baseline"] == 6 and counts["smoke_test"] == 1
-            assert counts["train_qlora"] == 1 and counts["evaluate_postqlora"] == 6
+            assert counts["evaluate_baseline"] == 2 and counts["smoke_test"] == 1
+            assert counts["train_qlora"] == 1 and counts["evaluate_postqlora"] == 2
             assert "prepare_data" not in counts and "convert_model" not in counts
         finally:
             config.write_text(original)

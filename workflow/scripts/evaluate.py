@@ -1,26 +1,29 @@
-"""Snakemake adapter: evaluate one (task, seed) with lm-eval, base model or adapter."""
+"""Snakemake adapter: evaluate one task for every seed with lm-eval (one model load), base model or adapter."""
 
 from pathlib import Path
 
 from ll_hallucination_pipeline.snakemake_glue import logged
 
 with logged(snakemake.log[0]):  # noqa: F821
-    from ll_hallucination_pipeline.evaluate import EvalRequest, evaluate_job
+    from ll_hallucination_pipeline.evaluate import EvalRequest, evaluate_jobs
     from ll_hallucination_pipeline.model import QuantizationSettings
 
     sm = snakemake  # noqa: F821
     settings = sm.params.settings
-    request = EvalRequest(
-        task=sm.wildcards.task,
-        seed=int(sm.wildcards.seed),
-        data_file=Path(sm.input.data),
-        out_dir=Path(sm.output.results).parent,
-        limit=sm.params.limit,
-        draft=sm.params.limit is not None,
-        num_fewshot=settings["num_fewshot"],
-    )
-    evaluate_job(
-        request,
+    requests = [
+        EvalRequest(
+            task=sm.wildcards.task,
+            seed=seed,
+            data_file=Path(sm.input.data),
+            out_dir=Path(results).parent,
+            limit=sm.params.limit,
+            draft=sm.params.limit is not None,
+            num_fewshot=settings["num_fewshot"],
+        )
+        for seed, results in zip(sm.params.seeds, sm.output.results, strict=True)
+    ]
+    evaluate_jobs(
+        requests,
         model_dir=Path(sm.input.model),
         model_label=settings["model_label"],
         quantization=QuantizationSettings(**settings["quantization"]),
