@@ -6,6 +6,8 @@ rule snapshot_environment:
         "logs/snapshot_environment.log",
     conda:
         "../envs/pipeline.yaml"
+    resources:
+        gpu=1,  # the snapshot describes the machine the GPU jobs run on
     script:
         "../workflow/scripts/snapshot_environment.py"
 

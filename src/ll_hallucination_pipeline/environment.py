@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import shutil
 import subprocess
@@ -39,8 +40,10 @@ def torch_report() -> str:
     import torch
 
     lines = [
+        f"host: {platform.node()}",
         f"python: {sys.version.split()[0]} ({platform.platform()})",
         f"cpu threads (torch): {torch.get_num_threads()}",
+        f"CUDA_VISIBLE_DEVICES: {os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')}",
         f"cuda available: {torch.cuda.is_available()}",
         f"torch cuda build: {torch.version.cuda or 'none (CPU build)'}",
     ]
