@@ -8,7 +8,6 @@ model-keyed :class:`~.score_cache.ScoreCache`, so a second seed or a re-run cost
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -47,10 +46,15 @@ class ScoringStats:
 
 @dataclass
 class _Group:
-    """One context and the continuations scored after it."""
+    """One context and the continuations scored after it, laid out as one row of a forward pass."""
 
     context: tuple[int, ...]
     continuations: list[tuple[int, ...]]
+
+    @property
+    def row_length(self) -> int:
+        """The context, then each continuation but its last token (the inputs that predict it)."""
+        return len(self.context) + sum(len(c) - 1 for c in self.continuations)
 
 
 def _group_by_context(pairs: Sequence[tuple[tuple[int, ...], tuple[int, ...]]]) -> list[_Group]:
@@ -59,36 +63,86 @@ def _group_by_context(pairs: Sequence[tuple[tuple[int, ...], tuple[int, ...]]]) 
         group = groups.setdefault(context, _Group(context, []))
         if continuation not in group.continuations:
             group.continuations.append(continuation)
-    return sorted(groups.values(), key=lambda g: (-len(g.context), g.context))
+    return sorted(groups.values(), key=lambda g: (-g.row_length, g.context))
 
 
 # Once a forward holds a quarter of the token budget, a row shorter than this fraction of its widest
 # starts the next one: padding stays small, and forwards (each with a fixed cost) stay few.
 MIN_ROW_FILL = 0.9
+# A prefix shared by a whole batch is run once, ahead of its rows, when it is at least this long
+# (TruthfulQA's six-question preamble); shorter ones are not worth a forward of their own.
+MIN_SHARED_PREFIX = 32
 
 
 def _batches(groups: list[_Group], token_budget: int) -> list[list[_Group]]:
-    """Split length-sorted (longest first) groups into forwards of at most ``token_budget`` padded
-    tokens, little padding (see ``MIN_ROW_FILL``)."""
+    """Split groups sorted by row length (longest first) into forwards of at most ``token_budget``
+    padded tokens, little padding (see ``MIN_ROW_FILL``)."""
     batches: list[list[_Group]] = []
     current: list[_Group] = []
-    cont_width = n_conts = 0
     for group in groups:
-        width = len(current[0].context) if current else len(group.context)
-        new_cont_width = max(cont_width, *(len(c) for c in group.continuations))
-        new_conts = n_conts + len(group.continuations)
-        too_big = (len(current) + 1) * width > token_budget or new_conts * new_cont_width > token_budget
-        too_short = len(group.context) < MIN_ROW_FILL * width and len(current) * width * 4 >= token_budget
+        width = current[0].row_length if current else group.row_length
+        too_big = (len(current) + 1) * width > token_budget
+        too_short = group.row_length < MIN_ROW_FILL * width and len(current) * width * 4 >= token_budget
         if current and (too_big or too_short):
             batches.append(current)
             current = []
-            new_cont_width = max(len(c) for c in group.continuations)
-            new_conts = len(group.continuations)
         current.append(group)
-        cont_width, n_conts = new_cont_width, new_conts
     if current:
         batches.append(current)
     return batches
+
+
+@dataclass
+class _Layout:
+    """Token ids, positions, segments and scoring targets of one batch's rows (plain lists)."""
+
+    ids: list[list[int]] = field(default_factory=list)
+    positions: list[list[int]] = field(default_factory=list)
+    segments: list[list[int]] = field(default_factory=list)  # 0 = context, k = continuation k
+    target_rows: list[int] = field(default_factory=list)
+    target_columns: list[int] = field(default_factory=list)
+    target_tokens: list[int] = field(default_factory=list)
+    target_owner: list[int] = field(default_factory=list)  # index of the continuation a target belongs to
+
+
+def _layout(batch: list[_Group], start: int) -> _Layout:
+    """Lay each group out as one row: context (after the shared prefix of length ``start``), then
+    every continuation's inputs, each continuation positioned right after the context."""
+    out = _Layout()
+    owner = 0
+    for row, group in enumerate(batch):
+        rest = group.context[start:]
+        ids, positions, segments = list(rest), list(range(start, len(group.context))), [0] * len(rest)
+        for k, continuation in enumerate(group.continuations, start=1):
+            column = len(ids)
+            out.target_rows += [row] * len(continuation)
+            out.target_columns += [len(rest) - 1] + list(range(column, column + len(continuation) - 1))
+            out.target_tokens += continuation
+            out.target_owner += [owner] * len(continuation)
+            ids += continuation[:-1]
+            positions += range(len(group.context), len(group.context) + len(continuation) - 1)
+            segments += [k] * (len(continuation) - 1)
+            owner += 1
+        out.ids.append(ids)
+        out.positions.append(positions)
+        out.segments.append(segments)
+    return out
+
+
+def _tree_mask(segments: torch.Tensor, prefix: int, dtype: torch.dtype) -> torch.Tensor:
+    """Additive attention mask ``[rows, 1, width, prefix + width]``: every token sees the shared prefix;
+    context tokens see earlier context; a continuation's tokens see the context and their own earlier
+    tokens, never another continuation. Padding (segment -1) sees only itself."""
+    import torch
+
+    rows, width = segments.shape
+    causal = torch.ones((width, width), dtype=torch.bool, device=segments.device).tril()
+    query, key = segments[:, :, None], segments[:, None, :]
+    allowed = causal & (key >= 0) & (query >= 0) & ((key == 0) | (key == query))
+    allowed |= torch.eye(width, dtype=torch.bool, device=segments.device)
+    allowed = torch.cat([allowed.new_ones((rows, width, prefix)), allowed], dim=2)
+    mask = torch.zeros(allowed.shape, dtype=dtype, device=segments.device)
+    return mask.masked_fill_(~allowed, torch.finfo(dtype).min)[:, None]
 
 
 class SharedPrefixLM(HFLM):
@@ -149,99 +203,52 @@ class SharedPrefixLM(HFLM):
         return causal_lm.get_decoder(), causal_lm.get_output_embeddings()
 
     def _score_batch(self, batch: list[_Group]) -> dict[tuple[tuple[int, ...], tuple[int, ...]], Score]:
-        """Score ``batch`` in three forwards that share a key/value cache.
+        """Score ``batch`` in one forward (two when its contexts share a long prefix).
 
-        1. the prefix common to all its contexts (e.g. TruthfulQA's preamble), once;
-        2. the rest of every context, one row each;
-        3. every continuation, one row each, on its context's cache rows.
-        Rows are right-padded; holes are masked and positions given explicitly, so every real
-        token attends to exactly the tokens it would attend to unbatched.
+        Each row holds a context and all of its continuations; the tree-shaped mask and explicit
+        positions make every token attend to exactly what it would attend to unbatched.
         """
         import torch
 
         decoder, head = self._decoder_and_head()
         device = self.device
         shared = _common_prefix([g.context for g in batch])
-        cache, seen_mask = None, torch.ones((1, len(shared)), dtype=torch.long, device=device)
+        if len(shared) < MIN_SHARED_PREFIX:
+            shared = ()
+        cache = None
         if shared:
-            ids = torch.tensor([shared], device=device)
             out = decoder(
-                input_ids=ids,
+                input_ids=torch.tensor([shared], device=device),
                 position_ids=torch.arange(len(shared), device=device)[None],
                 use_cache=True,
             )
             cache = out.past_key_values
             cache.reorder_cache(torch.zeros(len(batch), dtype=torch.long, device=device))
-        seen_mask = seen_mask.expand(len(batch), -1)
-
-        rests = [g.context[len(shared) :] for g in batch]
-        rest_lens = torch.tensor([len(r) for r in rests], device=device)
-        rest_mask = _pad([(1,) * len(r) for r in rests], device)
-        out = self._forward(decoder, _pad(rests, device), seen_mask, rest_mask, len(shared), cache)
-        last_hidden = out.last_hidden_state[torch.arange(len(batch), device=device), rest_lens - 1]
-        first_logprobs = torch.log_softmax(head(last_hidden).float(), dim=-1)  # rows <= budget / width
-        self.stats.contexts_run += len(batch)
-        self.stats.tokens_run += len(shared) + int(rest_lens.sum())
-
-        owner = [i for i, g in enumerate(batch) for _ in g.continuations]
-        conts = [c for g in batch for c in g.continuations]
-        index = torch.tensor(owner, device=device)
-        first_tokens = torch.tensor([c[0] for c in conts], device=device)
-        row_first = first_logprobs[index]
-        logprob = row_first.gather(1, first_tokens[:, None])[:, 0]
-        greedy = row_first.argmax(-1) == first_tokens
-
-        tails = [c[:-1] for c in conts]  # inputs that predict tokens 1..k-1
-        seen_all = torch.cat([seen_mask, rest_mask], dim=1)
-        for rows in _tail_chunks(tails, seen_all.shape[1], self.token_budget):
-            chunk = torch.tensor(rows, device=device)
-            owners = index[chunk]
-            chunk_tails = [tails[r] for r in rows]
-            chunk_targets = [conts[r][1:] for r in rows]
-            tail_mask = _pad([(1,) * len(t) for t in chunk_tails], device)
-            tail_out = self._forward(
-                decoder,
-                _pad(chunk_tails, device),
-                seen_all[owners],
-                tail_mask,
-                len(shared) + rest_lens[owners],
-                _select_rows(out.past_key_values, owners),
-            )
-            real = tail_mask.bool()
-            real_targets = _pad(chunk_targets, device, width=tail_mask.shape[1])[real]
-            target_lp, target_is_argmax = _score_targets(head, tail_out.last_hidden_state[real], real_targets)
-            token_lp = torch.zeros(tail_mask.shape, dtype=target_lp.dtype, device=device)
-            token_lp[real] = target_lp
-            misses = torch.zeros(tail_mask.shape, dtype=torch.bool, device=device)
-            misses[real] = ~target_is_argmax
-            greedy[chunk] &= ~misses.any(1)
-            logprob[chunk] += token_lp.sum(1)
-            self.stats.tokens_run += int(tail_mask.sum())
-        self.stats.batches.append(len(conts))
-        return {(batch[owner[n]].context, conts[n]): (float(logprob[n]), bool(greedy[n])) for n in range(len(conts))}
-
-    @staticmethod
-    def _forward(
-        decoder: Any,
-        ids: torch.Tensor,
-        seen_mask: torch.Tensor,
-        mask: torch.Tensor,
-        start: Any,
-        cache: Any,
-    ) -> Any:
-        """Forward ``ids`` after ``cache``; row r's first token sits at position ``start[r]``."""
-        import torch
-
-        positions = torch.as_tensor(start, device=ids.device).reshape(-1, 1) + torch.arange(
-            ids.shape[1], device=ids.device
-        )
-        return decoder(
-            input_ids=ids,
-            attention_mask=torch.cat([seen_mask, mask], dim=1),
-            position_ids=positions.expand_as(ids),
+        layout = _layout(batch, len(shared))
+        segments = _pad(layout.segments, device, fill=-1)
+        dtype = decoder.get_input_embeddings().weight.dtype
+        hidden = decoder(
+            input_ids=_pad(layout.ids, device),
+            position_ids=_pad(layout.positions, device),
+            attention_mask=_tree_mask(segments, len(shared), dtype),
             past_key_values=cache,
-            use_cache=True,
+            use_cache=cache is not None,
+        ).last_hidden_state
+        rows = torch.tensor(layout.target_rows, device=device)
+        columns = torch.tensor(layout.target_columns, device=device)
+        target_lp, is_argmax = _score_targets(
+            head, hidden[rows, columns], torch.tensor(layout.target_tokens, device=device)
         )
+        owner = torch.tensor(layout.target_owner, device=device)
+        conts = [c for g in batch for c in g.continuations]
+        logprob = torch.zeros(len(conts), dtype=target_lp.dtype, device=device).index_add_(0, owner, target_lp)
+        misses = torch.zeros(len(conts), device=device).index_add_(0, owner, (~is_argmax).float())
+        self.stats.contexts_run += len(batch)
+        self.stats.tokens_run += len(shared) + sum(len(r) for r in layout.ids)
+        self.stats.batches.append(len(conts))
+        contexts = [g.context for g in batch for _ in g.continuations]
+        logprob_list, greedy_list = logprob.tolist(), (misses == 0).tolist()
+        return {(contexts[n], conts[n]): (logprob_list[n], greedy_list[n]) for n in range(len(conts))}
 
 
 def _score_targets(
@@ -260,31 +267,6 @@ def _score_targets(
     return torch.cat(logprobs), torch.cat(is_argmax)
 
 
-def _tail_chunks(tails: Sequence[Sequence[int]], seen: int, token_budget: int) -> list[list[int]]:
-    """Row indices of non-empty ``tails``, longest first, cut so rows x (seen + width) fits the budget,
-    little padding (see ``MIN_ROW_FILL``)."""
-    order = sorted((r for r, t in enumerate(tails) if t), key=lambda r: -len(tails[r]))
-    chunks: list[list[int]] = []
-    for r in order:
-        width = len(tails[chunks[-1][0]]) if chunks else 0
-        rows = len(chunks[-1]) if chunks else 0
-        fits = chunks and (rows + 1) * (seen + width) <= token_budget
-        full_enough = rows * (seen + width) * 4 >= token_budget
-        if fits and (len(tails[r]) >= MIN_ROW_FILL * width or not full_enough):
-            chunks[-1].append(r)
-        else:
-            chunks.append([r])
-    return chunks
-
-
-def _select_rows(cache: Any, index: torch.Tensor) -> Any:
-    """A copy of ``cache`` holding rows ``index`` (repeats allowed); ``cache`` is left untouched."""
-    selected = copy.copy(cache)
-    selected.layers = [copy.copy(layer) for layer in cache.layers]
-    selected.reorder_cache(index)
-    return selected
-
-
 def _common_prefix(rows: Sequence[Sequence[int]]) -> tuple[int, ...]:
     """The longest shared leading tokens, leaving at least one token of every row unshared."""
     limit = min(len(r) for r in rows) - 1
@@ -295,13 +277,11 @@ def _common_prefix(rows: Sequence[Sequence[int]]) -> tuple[int, ...]:
     return tuple(first[:n])
 
 
-def _pad(rows: Sequence[Sequence[int]], device: torch.device | str, width: int | None = None) -> torch.Tensor:
-    """Right-pad integer rows with zeros into a ``[len(rows), width]`` long tensor (one host-to-device copy)."""
+def _pad(rows: Sequence[Sequence[int]], device: torch.device | str, fill: int = 0) -> torch.Tensor:
+    """Right-pad integer rows with ``fill`` into one ``[len(rows), widest]`` long tensor (one host-to-device copy)."""
     import torch
 
-    width = width if width is not None else max(len(r) for r in rows)
-    out = torch.zeros((len(rows), width), dtype=torch.long)
+    out = torch.full((len(rows), max(len(r) for r in rows)), fill, dtype=torch.long)
     for i, row in enumerate(rows):
-        if row:
-            out[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        out[i, : len(row)] = torch.tensor(row, dtype=torch.long)
     return out.to(device)
