@@ -5,6 +5,8 @@ Run on the lent GPU machine from the repo root, after `bash bench/gpu_prepare.sh
     python3 bench/gpu_eval.py ours       # full baseline: 2 tasks x 3 seeds, one model load, timed
     python3 bench/gpu_eval.py runbook arc_easy|truthfulqa_mc2   # lm_eval --model hf, NF4, batch auto max 4
     python3 bench/gpu_eval.py agree      # per-request loglik: ours vs hf batch 1 vs hf batch 4 (limit)
+    python3 bench/gpu_eval.py stash a|b  # keep a carried half of the embedded GGUF on the machine
+    python3 bench/gpu_eval.py embedded   # embedded real model (NF4) on the GPU: ours vs the runbook way, full data
 No download is possible there: random weights, the embedded model's real tokenizer (.bench/tok).
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -22,6 +25,7 @@ sys.path.insert(0, str(REPO / "src"))
 WORK = Path(os.environ.get("BENCH_WORK", "/tmp/bench"))
 OUT = Path(os.environ.get("OUT", "/tmp/bench-out"))
 BF16, NF4 = WORK / "q8b-bf16", WORK / "q8b-nf4"
+SMOL, SMOL_NF4 = WORK / "smollm2", WORK / "smollm2-nf4"
 TASKS = ["truthfulqa_mc2", "arc_easy"]
 # Qwen3-8B's shapes (its config.json), vocabulary kept at Qwen3's size.
 QWEN3_8B = {
@@ -48,7 +52,7 @@ def log(record: dict) -> None:
 
 def setup() -> None:
     import torch
-    from transformers import AutoTokenizer, BitsAndBytesConfig, Qwen3Config, Qwen3ForCausalLM
+    from transformers import AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
 
     from ll_hallucination_pipeline.data import local_source, prepare_dataset
     from ll_hallucination_pipeline.evaluate import _task_yaml
@@ -63,15 +67,7 @@ def setup() -> None:
     tokenizer.save_pretrained(BF16)
     del model
     torch.cuda.empty_cache()
-    nf4 = BitsAndBytesConfig(
-        load_in_4bit=True,
-        bnb_4bit_quant_type="nf4",
-        bnb_4bit_use_double_quant=True,
-        bnb_4bit_compute_dtype=torch.bfloat16,
-    )
-    quantized = Qwen3ForCausalLM.from_pretrained(BF16, quantization_config=nf4, device_map={"": "cuda"})
-    quantized.save_pretrained(NF4)
-    tokenizer.save_pretrained(NF4)
+    save_nf4(BF16, NF4)
     for task in TASKS:
         prepare_dataset(
             task,
@@ -84,26 +80,41 @@ def setup() -> None:
     log({"phase": "setup", "seconds": round(time.perf_counter() - start, 1)})
 
 
-def ours(seeds: tuple[int, ...] = (0, 1, 2)) -> None:
+def save_nf4(source: Path, target: Path) -> None:
+    """Quantize ``source`` to NF4 (double quant, bf16 compute) once and save it, so both scorers load the same file."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
+
+    nf4 = BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=torch.bfloat16,
+    )
+    model = AutoModelForCausalLM.from_pretrained(source, quantization_config=nf4, device_map={"": "cuda"})
+    model.save_pretrained(target)
+    AutoTokenizer.from_pretrained(source).save_pretrained(target)
+
+
+def ours(seeds: tuple[int, ...] = (0, 1, 2), model: Path = NF4, name: str = "ours") -> None:
     import torch
 
     from ll_hallucination_pipeline.evaluate import EvalRequest, build_lm, run_evaluation
     from ll_hallucination_pipeline.model import QuantizationSettings
 
-    budget = int(os.environ.get("TOKEN_BUDGET", "65536"))
+    budget = int(os.environ.get("TOKEN_BUDGET", "8192"))  # config.yaml eval.token_budget
     torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
-    lm = build_lm(NF4, QuantizationSettings(), cache_dir=WORK / "cache", token_budget=budget)
+    lm = build_lm(model, QuantizationSettings(), cache_dir=WORK / "cache", token_budget=budget)
     loaded = time.perf_counter() - start
     for task in TASKS:
         for seed in seeds:
             t0 = time.perf_counter()
-            result = run_evaluation(
-                EvalRequest(task, seed, WORK / f"data/{task}.jsonl", WORK / f"ours/{task}_seed{seed}"), lm, metadata={}
-            )
+            request = EvalRequest(task, seed, WORK / f"data/{task}.jsonl", WORK / f"{name}/{task}_seed{seed}")
+            result = run_evaluation(request, lm, metadata={})
             log(
                 {
-                    "phase": "ours",
+                    "phase": name,
                     "task": task,
                     "seed": seed,
                     "seconds": round(time.perf_counter() - t0, 1),
@@ -113,7 +124,7 @@ def ours(seeds: tuple[int, ...] = (0, 1, 2)) -> None:
             )
     log(
         {
-            "phase": "ours_total",
+            "phase": f"{name}_total",
             "seconds": round(time.perf_counter() - start, 1),
             "load_seconds": round(loaded, 1),
             "token_budget": budget,
@@ -122,8 +133,8 @@ def ours(seeds: tuple[int, ...] = (0, 1, 2)) -> None:
     )
 
 
-def runbook(task: str, limit: str | None = None, batch: str = "auto") -> Path:
-    out = WORK / f"runbook/{task}_{batch}_{limit or 'full'}"
+def runbook(task: str, limit: str | None = None, batch: str = "auto", model: Path = NF4) -> Path:
+    out = WORK / f"runbook/{model.name}/{task}_{batch}_{limit or 'full'}"
     cmd = [
         sys.executable,
         "-m",
@@ -131,7 +142,7 @@ def runbook(task: str, limit: str | None = None, batch: str = "auto") -> Path:
         "--model",
         "hf",
         "--model_args",
-        f"pretrained={NF4},dtype=bfloat16",
+        f"pretrained={model},dtype=bfloat16",
         "--include_path",
         str(WORK / "tasks"),
         "--tasks",
@@ -155,6 +166,7 @@ def runbook(task: str, limit: str | None = None, batch: str = "auto") -> Path:
     log(
         {
             "phase": "runbook",
+            "model": model.name,
             "task": task,
             "batch": batch,
             "limit": limit,
@@ -191,6 +203,51 @@ def agree(limit: str = "100") -> None:
         )
 
 
+def stash(half: str) -> None:
+    """Keep the carried half of the embedded GGUF in WORK (it outlives the call while the machine stays warm)."""
+    (WORK / "gguf").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(REPO / f".bench-gguf-{half}/part", WORK / f"gguf/part-{half}")
+    log({"phase": "stash", "half": half, "bytes": (WORK / f"gguf/part-{half}").stat().st_size})
+
+
+def _item_scores(samples: Path) -> dict[int, tuple[int, float]]:
+    """doc_id -> (argmax choice, the item's metric value: acc for ARC-Easy, mc2 for TruthfulQA)."""
+    rows = [json.loads(line) for line in samples.read_text().splitlines()]
+    out = {}
+    for row in rows:
+        lls = [float(r[0][0]) for r in row["resps"]]
+        out[row["doc_id"]] = (max(range(len(lls)), key=lls.__getitem__), float(row["acc"]))
+    return out
+
+
+def embedded() -> None:
+    """The embedded real model on the GPU in NF4: ours vs the runbook's lm-eval command, full data, seed 0."""
+    from ll_hallucination_pipeline.model import EMBEDDED_GGUF, convert_gguf_to_hf
+
+    gguf = WORK / "gguf" / EMBEDDED_GGUF
+    with open(gguf, "wb") as whole:
+        for half in "ab":
+            whole.write((WORK / f"gguf/part-{half}").read_bytes())
+    convert_gguf_to_hf(gguf, SMOL)
+    save_nf4(SMOL, SMOL_NF4)
+    ours((0,), SMOL_NF4, "embedded_ours")
+    for task in TASKS:
+        hf = _item_scores(next(runbook(task, model=SMOL_NF4).rglob(f"samples_{task}_*.jsonl")))
+        mine = _item_scores(WORK / f"embedded_ours/{task}_seed0/samples_{task}.jsonl")
+        n = len(hf)
+        log(
+            {
+                "phase": "embedded_agree",
+                "task": task,
+                "items": n,
+                "argmax_agreement": sum(hf[d][0] == mine[d][0] for d in hf) / n,
+                "metric_hf": sum(v for _, v in hf.values()) / n,
+                "metric_ours": sum(v for _, v in mine.values()) / n,
+            }
+        )
+
+
 if __name__ == "__main__":
     phase, *rest = sys.argv[1:]
-    {"setup": setup, "ours": ours, "runbook": runbook, "agree": agree}[phase](*rest)
+    phases = {"setup": setup, "ours": ours, "runbook": runbook, "agree": agree, "stash": stash, "embedded": embedded}
+    phases[phase](*rest)

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Issue D's CPU target: time README command 1 (the whole default `all` on the embedded model: baseline,
+# tiny training, post-QLoRA evaluation, analysis) from a clean evals/, adapters/ and an empty score cache,
+# keeping the converted model and the prepared data. Prints the wall time and each job's time.
+# Usage: bash bench/all_cpu.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rm -rf evals/baseline evals/postqlora evals/compare evals/drafts adapters cache/scores benchmarks
+start=$(date +%s)
+(command -v uv >/dev/null || pip install uv) && uv run snakemake all --cores 1 --resources gpu=1
+end=$(date +%s)
+echo "README command 1 wall time: $((end - start)) s on $(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p'))"
+find benchmarks -name '*.tsv' | sort | while read -r f; do printf '%s\t' "$f"; sed -n 2p "$f" | cut -f1; done
