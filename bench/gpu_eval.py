@@ -133,8 +133,13 @@ def ours(seeds: tuple[int, ...] = (0, 1, 2), model: Path = NF4, name: str = "our
     )
 
 
+# HF_SOFTMAX_DTYPE=float32: lm-eval's hf backend takes log_softmax in float32 (its default is the logits' dtype).
+HF_SOFTMAX_DTYPE = os.environ.get("HF_SOFTMAX_DTYPE")
+
+
 def runbook(task: str, limit: str | None = None, batch: str = "auto", model: Path = NF4) -> Path:
-    out = WORK / f"runbook/{model.name}/{task}_{batch}_{limit or 'full'}"
+    softmax = f"_softmax-{HF_SOFTMAX_DTYPE}" if HF_SOFTMAX_DTYPE else ""
+    out = WORK / f"runbook/{model.name}/{task}_{batch}_{limit or 'full'}{softmax}"
     cmd = [
         sys.executable,
         "-m",
@@ -142,7 +147,7 @@ def runbook(task: str, limit: str | None = None, batch: str = "auto", model: Pat
         "--model",
         "hf",
         "--model_args",
-        f"pretrained={model},dtype=bfloat16",
+        f"pretrained={model},dtype=bfloat16" + (f",softmax_dtype={HF_SOFTMAX_DTYPE}" if HF_SOFTMAX_DTYPE else ""),
         "--include_path",
         str(WORK / "tasks"),
         "--tasks",
@@ -167,6 +172,7 @@ def runbook(task: str, limit: str | None = None, batch: str = "auto", model: Pat
         {
             "phase": "runbook",
             "model": model.name,
+            "hf_softmax_dtype": HF_SOFTMAX_DTYPE,
             "task": task,
             "batch": batch,
             "limit": limit,
@@ -194,6 +200,7 @@ def agree(limit: str = "100") -> None:
         log(
             {
                 "phase": "agree",
+                "hf_softmax_dtype": HF_SOFTMAX_DTYPE,
                 "task": task,
                 "limit": limit,
                 "max_abs_hf_bs1_vs_bs4": spread,
@@ -238,6 +245,7 @@ def embedded() -> None:
         log(
             {
                 "phase": "embedded_agree",
+                "hf_softmax_dtype": HF_SOFTMAX_DTYPE,
                 "task": task,
                 "items": n,
                 "argmax_agreement": sum(hf[d][0] == mine[d][0] for d in hf) / n,
