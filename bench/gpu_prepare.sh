@@ -5,7 +5,7 @@
 # in two calls to a warm machine; `gpu_eval.py stash` keeps each half there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash ../shared/device/make-wheelhouse .whl gguf==0.19.0
+bash ../shared/device/make-wheelhouse .whl gguf==0.19.0 liger-kernel==0.8.5
 mkdir -p .bench/tok .bench/data/arc_easy .bench/data/truthfulqa .bench-alpaca/alpaca .bench-gguf-a .bench-gguf-b
 cp models/smollm2-135m-instruct/tokenizer*.json models/smollm2-135m-instruct/chat_template.jinja .bench/tok/ 2>/dev/null || true
 cp ../shared/data/arc_easy/test.jsonl .bench/data/arc_easy/

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import os
+import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +19,8 @@ from .model import QuantizationSettings, best_device, load_model, load_tokenizer
 
 RESULTS_NAME = "results.json"
 SCORING_NAME = "scoring.json"
+# lm-eval output types whose results no seed can change at 0 shots: nothing is sampled.
+SEED_INVARIANT_OUTPUT_TYPES = ("loglikelihood", "multiple_choice")
 
 
 def samples_name(task: str) -> str:
@@ -80,12 +85,33 @@ def build_lm(
     from .score_cache import ScoreCache
     from .scoring import SharedPrefixLM
 
+    compile_lm_eval_templates_once()
     device = best_device()
     fingerprint = model_fingerprint(model_dir, quantization.for_device(device), adapter_dir, device=device)
-    model = load_model(model_dir, quantization, adapter_dir=adapter_dir, device=device)
+    model = load_model(model_dir, quantization, adapter_dir=adapter_dir, device=device, for_inference=True)
     model.eval()
     tokenizer = load_tokenizer(model_dir)
     return SharedPrefixLM(model, tokenizer, cache=ScoreCache(cache_dir, fingerprint), token_budget=token_budget)
+
+
+def compile_lm_eval_templates_once() -> None:
+    """Make lm-eval compile each distinct Jinja template once per process.
+
+    lm-eval renders a task's ``doc_to_text``/``doc_to_choice`` templates through ``env.from_string`` for
+    every document, which recompiles the same source each time (two thirds of a cached ARC-Easy run).
+    Compiled templates are immutable, so a memo of ``from_string`` changes nothing but the time.
+    """
+    import lm_eval.utils
+
+    env = lm_eval.utils.env
+    if not hasattr(env.from_string, "cache_info"):
+        env.from_string = functools.lru_cache(maxsize=1024)(env.from_string)
+
+
+def _publish(tmp: Path, out_dir: Path, task: str) -> None:
+    """Move a finished run's files from ``tmp`` into ``out_dir``, results.json last (it marks completion)."""
+    for name in (samples_name(task), SCORING_NAME, RESULTS_NAME):
+        os.replace(tmp / name, out_dir / name)
 
 
 def run_evaluation(request: EvalRequest, lm: Any, *, metadata: dict[str, Any]) -> dict[str, Any]:
@@ -94,8 +120,6 @@ def run_evaluation(request: EvalRequest, lm: Any, *, metadata: dict[str, Any]) -
     Files are written in lm-eval's own schema (via its ``EvaluationTracker``) into a temporary
     directory and moved into ``out_dir`` only when complete, results.json last.
     """
-    import os
-
     from lm_eval import simple_evaluate
     from lm_eval.loggers import EvaluationTracker
     from lm_eval.tasks import TaskManager
@@ -128,14 +152,39 @@ def run_evaluation(request: EvalRequest, lm: Any, *, metadata: dict[str, Any]) -
         tracker.save_results_aggregated(results=results, samples=samples)
         tracker.save_results_samples(task_name=request.task, samples=samples[request.task])
         produced = tmp / "lm_eval"
-        results_file = next(produced.rglob("results_*.json"))
-        samples_file = next(produced.rglob(f"samples_{request.task}_*.jsonl"))
+        os.replace(next(produced.rglob("results_*.json")), tmp / RESULTS_NAME)
+        os.replace(next(produced.rglob(f"samples_{request.task}_*.jsonl")), tmp / samples_name(request.task))
         after = lm.stats.as_dict()
-        scoring = {key: after[key] - before.get(key, 0) for key in after}
-        atomic_write_json(tmp / SCORING_NAME, scoring)
-        os.replace(samples_file, out_dir / samples_name(request.task))
-        os.replace(tmp / SCORING_NAME, out_dir / SCORING_NAME)
-        os.replace(results_file, out_dir / RESULTS_NAME)
+        atomic_write_json(tmp / SCORING_NAME, {key: after[key] - before.get(key, 0) for key in after})
+        _publish(tmp, out_dir, request.task)
+    return json.loads((out_dir / RESULTS_NAME).read_text())
+
+
+def is_seed_invariant(results: dict[str, Any], task: str) -> bool:
+    """Whether lm-eval's own record of a run shows that no seed can change it: 0-shot loglikelihood scoring."""
+    config = results["configs"][task]
+    return config.get("num_fewshot") == 0 and config.get("output_type") in SEED_INVARIANT_OUTPUT_TYPES
+
+
+def reuse_evaluation(
+    computed: EvalRequest, results: dict[str, Any], request: EvalRequest, *, metadata: dict[str, Any]
+) -> dict[str, Any]:
+    """Write ``request``'s outputs from the seed-invariant run ``computed`` (its ``results``), without rerunning.
+
+    The samples are copied unchanged; results.json keeps lm-eval's own record of the run (its seeds
+    included) and says in ``pipeline`` which seed this is and that it was ``computed_with_seed``.
+    """
+    if not is_seed_invariant(results, computed.task):
+        raise ValueError(f"{computed.out_dir} is not 0-shot loglikelihood scoring: every seed must run")
+    out_dir = Path(request.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".tmp-") as tmp_name:
+        tmp = Path(tmp_name)
+        shutil.copyfile(Path(computed.out_dir) / samples_name(request.task), tmp / samples_name(request.task))
+        atomic_write_json(tmp / SCORING_NAME, {"requests": 0, "scored": 0, "reused_from_seed": computed.seed})
+        pipeline = {**metadata, "computed_with_seed": computed.seed, "seed_invariant": "0-shot loglikelihood"}
+        atomic_write_json(tmp / RESULTS_NAME, {**results, "pipeline": pipeline})
+        _publish(tmp, out_dir, request.task)
     return json.loads((out_dir / RESULTS_NAME).read_text())
 
 
@@ -151,8 +200,9 @@ def evaluate_jobs(
 ) -> list[dict[str, Any]]:
     """Load the model once, evaluate every request (e.g. one task's seeds) and record what produced the numbers.
 
-    Seeds that cannot change a result (0-shot loglikelihood) cost no forward pass: their requests are
-    served from the score cache the first seed filled.
+    A seed that cannot change the result (lm-eval's record of an earlier request on the same task, data
+    and limit says 0-shot loglikelihood scoring) is not rerun: see :func:`reuse_evaluation`. Otherwise
+    its requests still cost no forward pass: the score cache serves them.
     """
     from .environment import package_versions
     from .io import sha256_file
@@ -173,17 +223,20 @@ def evaluate_jobs(
         "score_cache": lm.score_cache.fingerprint,
         "versions": package_versions(),
     }
-    return [
-        run_evaluation(
-            request,
-            lm,
-            metadata={
-                "seed": request.seed,
-                "limit": request.limit,
-                **shared,
-                "data_file": str(request.data_file),
-                "data_sha256": sha256_file(request.data_file),
-            },
-        )
-        for request in requests
-    ]
+    outputs: list[dict[str, Any]] = []
+    computed: dict[tuple[Any, ...], tuple[EvalRequest, dict[str, Any]]] = {}
+    for request in requests:
+        metadata = {
+            "seed": request.seed,
+            "limit": request.limit,
+            **shared,
+            "data_file": str(request.data_file),
+            "data_sha256": sha256_file(request.data_file),
+        }
+        same_run = (request.task, str(request.data_file), request.limit, request.num_fewshot)
+        if same_run in computed and is_seed_invariant(computed[same_run][1], request.task):
+            outputs.append(reuse_evaluation(*computed[same_run], request, metadata=metadata))
+        else:
+            outputs.append(run_evaluation(request, lm, metadata=metadata))
+            computed[same_run] = (request, outputs[-1])
+    return outputs

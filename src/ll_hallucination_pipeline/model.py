@@ -26,6 +26,11 @@ MODEL_PATH_ENV = "MODEL_PATH"
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
 QUANT_MODES = ("nf4", "fp4", "int8", "none")
 DTYPES = ("bfloat16", "float16", "float32")
+CPU_DTYPES = (*DTYPES, "auto")
+# How 4-bit weights are multiplied when scoring: dequantized to the compute dtype, then a plain matmul
+# (bitsandbytes' own CUDA path for more than one token). Part of every model fingerprint, so scores
+# computed another way are never taken from the cache.
+NUMERICS = "dequantize-then-matmul"
 
 
 @dataclass(frozen=True)
@@ -35,7 +40,8 @@ class QuantizationSettings:
     mode: "nf4" or "fp4" (4-bit bitsandbytes), "int8", or "none" (plain ``dtype``).
     double_quant: quantize the 4-bit quantization constants too.
     compute_dtype: dtype of the 4-bit matmuls, and of unquantized weights.
-    cpu_compute_dtype: the compute dtype used instead on the CPU (``None`` = the same).
+    cpu_compute_dtype: the compute dtype used instead on the CPU (``None`` = the same; ``"auto"`` =
+        bfloat16 where the CPU multiplies bf16 natively, else float32, see :func:`native_cpu_dtype`).
     """
 
     mode: str = "nf4"
@@ -46,10 +52,10 @@ class QuantizationSettings:
     def __post_init__(self) -> None:
         if self.mode not in QUANT_MODES:
             raise PipelineInputError(f"quantization.mode={self.mode!r} is unknown; use one of {', '.join(QUANT_MODES)}")
-        for name in ("compute_dtype", "cpu_compute_dtype"):
+        for name, allowed in (("compute_dtype", DTYPES), ("cpu_compute_dtype", CPU_DTYPES)):
             value = getattr(self, name)
-            if value is not None and value not in DTYPES:
-                raise PipelineInputError(f"quantization.{name}={value!r} is unknown; use one of {', '.join(DTYPES)}")
+            if value is not None and value not in allowed:
+                raise PipelineInputError(f"quantization.{name}={value!r} is unknown; use one of {', '.join(allowed)}")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,7 +63,19 @@ class QuantizationSettings:
     def for_device(self, device: str) -> QuantizationSettings:
         """The settings actually used on ``device`` (the CPU may use its own compute dtype)."""
         dtype = self.cpu_compute_dtype if device == "cpu" and self.cpu_compute_dtype else self.compute_dtype
-        return QuantizationSettings(self.mode, self.double_quant, dtype)
+        return QuantizationSettings(self.mode, self.double_quant, native_cpu_dtype() if dtype == "auto" else dtype)
+
+
+def native_cpu_dtype() -> str:
+    """``"bfloat16"`` where this CPU multiplies bf16 natively (AVX512-BF16 or AMX), else ``"float32"``.
+
+    Without such units bf16 matmuls are emulated and run several times slower than float32.
+    """
+    import torch
+
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    native = any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
+    return "bfloat16" if native else "float32"
 
 
 _RUNBOOK_KEYS = {
@@ -230,8 +248,14 @@ def load_model(
     adapter_dir: str | Path | None = None,
     device: str | None = None,
     trainable_adapter: bool = False,
+    for_inference: bool = False,
 ) -> PreTrainedModel:
-    """Load the base checkpoint quantized per ``settings``, optionally with a PEFT adapter."""
+    """Load the base checkpoint quantized per ``settings``, optionally with a PEFT adapter.
+
+    ``for_inference`` on the CPU dequantizes 4-bit weights once (see :func:`dequantize_4bit_linears`) and
+    runs the adapter in the compute dtype too (peft keeps it in float32; it is not merged, which in bf16
+    would round a small update away).
+    """
     from transformers import AutoModelForCausalLM
 
     device = device or best_device()
@@ -242,11 +266,45 @@ def load_model(
         dtype=torch_dtype(settings.compute_dtype),
         device_map={"": device},
     )
+    if for_inference and device == "cpu":
+        dequantize_4bit_linears(model)
     if adapter_dir is not None:
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, adapter_dir, is_trainable=trainable_adapter)
+        if for_inference and device == "cpu":
+            model.to(torch_dtype(settings.compute_dtype))
     return model
+
+
+def dequantize_4bit_linears(model: torch.nn.Module) -> int:
+    """Replace each bitsandbytes 4-bit linear by a plain linear holding its dequantized weights.
+
+    The weights keep their 4-bit values, only materialized in the compute dtype: the numbers of
+    bitsandbytes' CUDA path (dequantize, then matmul), where its CPU inference path would repack the
+    weights into a bf16-only kernel, ignoring the compute dtype and running several times slower.
+    Call it before any forward pass. Returns how many layers were replaced.
+    """
+    import bitsandbytes as bnb
+    import torch
+    from bitsandbytes.functional import dequantize_4bit
+
+    replaced = 0
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if not isinstance(child, bnb.nn.Linear4bit):
+                continue
+            state = child.weight.quant_state
+            if getattr(state, "packing_format_for_cpu", False):
+                raise RuntimeError("4-bit weights were repacked by a forward pass; dequantize right after loading")
+            dtype = child.compute_dtype or state.dtype
+            linear = torch.nn.Linear(child.in_features, child.out_features, bias=child.bias is not None, device="meta")
+            linear.weight = torch.nn.Parameter(dequantize_4bit(child.weight.data, state).to(dtype), False)
+            if child.bias is not None:
+                linear.bias = torch.nn.Parameter(child.bias.data.to(dtype), False)
+            setattr(parent, name, linear)
+            replaced += 1
+    return replaced
 
 
 def weights_sha256(checkpoint_dir: str | Path) -> str:
@@ -273,5 +331,6 @@ def model_fingerprint(
         "adapter": weights_sha256(adapter_dir) if adapter_dir else None,
         "quantization": settings.as_dict(),
         "device": device,
+        "numerics": NUMERICS,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()

@@ -48,3 +48,56 @@ def test_no_quantization_gives_no_config():
 def test_bad_model_args_name_the_fix(model_args, message):
     with pytest.raises(PipelineInputError, match=message):
         quantization_from_model_args(model_args)
+
+
+@pytest.mark.parametrize(("bf16_units", "expected"), [(True, "bfloat16"), (False, "float32")])
+def test_auto_cpu_dtype_follows_the_cpus_bf16_units(monkeypatch, bf16_units, expected):
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: bf16_units)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    auto = QuantizationSettings("nf4", True, "bfloat16", cpu_compute_dtype="auto")
+    assert auto.for_device("cpu").compute_dtype == expected
+    assert auto.for_device("cuda").compute_dtype == "bfloat16"
+
+
+def _tiny_nf4_model(tmp_path, compute_dtype: str):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from ll_hallucination_pipeline.model import load_model
+
+    config = LlamaConfig(
+        vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4
+    )
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(tmp_path / "tiny")
+    settings = QuantizationSettings("nf4", True, compute_dtype)
+    return lambda **kw: load_model(tmp_path / "tiny", settings, device="cpu", **kw)
+
+
+def test_dequantized_linears_compute_what_bitsandbytes_dequantize_then_matmul_does(tmp_path):
+    import bitsandbytes as bnb
+
+    load = _tiny_nf4_model(tmp_path, "float32")
+    quantized, plain = load(), load(for_inference=True)
+    assert not any(isinstance(m, bnb.nn.Linear4bit) for m in plain.modules())
+    q_layer, p_layer = quantized.model.layers[1].mlp.down_proj, plain.model.layers[1].mlp.down_proj
+    assert isinstance(q_layer, bnb.nn.Linear4bit) and type(p_layer) is torch.nn.Linear
+    x = torch.randn(5, q_layer.in_features, requires_grad=True)
+    # With a gradient-tracking input bitsandbytes dequantizes and multiplies (its CUDA path for > 1 token).
+    assert torch.allclose(q_layer(x), p_layer(x), rtol=0, atol=1e-6)
+    ids = torch.randint(0, 128, (2, 9))
+    with torch.enable_grad():
+        reference = quantized(ids).logits
+    with torch.inference_mode():
+        assert torch.allclose(plain(ids).logits, reference, atol=1e-5)
+
+
+def test_dequantizing_after_a_forward_is_refused(tmp_path):
+    from ll_hallucination_pipeline.model import dequantize_4bit_linears
+
+    model = _tiny_nf4_model(tmp_path, "bfloat16")()
+    with torch.inference_mode():
+        model(torch.randint(0, 128, (2, 9)))  # repacks on CPUs with bf16 units
+    if not torch.cpu._is_avx512_bf16_supported():
+        pytest.skip("this CPU's bitsandbytes path does not repack 4-bit weights")
+    with pytest.raises(RuntimeError, match="dequantize right after loading"):
+        dequantize_4bit_linears(model)
