@@ -1,14 +1,18 @@
 """GPU training benchmark (issue D): the pipeline's QLoRA step on the 8B-shaped NF4 model, Alpaca.
 
 On the lent GPU machine, after `python3 bench/gpu_eval.py setup` (the model and data):
-    python3 bench/gpu_train.py recipe|packed STEPS
+    python3 bench/gpu_train.py VARIANT STEPS
 runs `train_adapter` with configs/qlora_alpaca_10k.toml limited to STEPS optimizer steps, as written
-("recipe": micro-batch 4, no packing) or with padding-free packing ("packed"), and logs real tokens/s,
-peak GPU memory and the loss curve (bench.jsonl and loss_<variant>.csv under $OUT).
+("recipe") or changed by '+'-joined switches: "packed" (padding-free packing), "liger" (liger_kernel),
+"nockpt" (no gradient checkpointing), "mbN" (micro-batch N, accumulation so a step still holds 16
+sequences); e.g. "packed+liger+nockpt+mb2". Logs real tokens/s, peak GPU memory and the loss curve
+(bench.jsonl and loss_<variant>.csv under $OUT). BENCH_PROFILE=1 also prints the top CUDA kernels.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shutil
 import sys
@@ -22,8 +26,19 @@ from gpu_eval import NF4, OUT, REPO, WORK, log  # noqa: E402
 def bench_recipe(variant: str, steps: int) -> Path:
     text = (REPO / "configs/qlora_alpaca_10k.toml").read_text()
     text = re.sub(r"save_steps = \d+", f"save_steps = {10 * steps}\nmax_steps = {steps}", text)
-    if variant == "packed":
-        text = text.replace("packing = false", "packing = true")
+    for switch in variant.split("+"):
+        if switch == "packed":
+            text = text.replace("packing = false", "packing = true")
+        elif switch == "liger":
+            text += "liger_kernel = true\n"
+        elif switch == "nockpt":
+            text += "gradient_checkpointing = false\n"
+        elif switch.startswith("mb"):
+            micro = int(switch[2:])
+            text = re.sub(r"micro_batch_size = \d+", f"micro_batch_size = {micro}", text)
+            text = re.sub(r"gradient_accumulation = \d+", f"gradient_accumulation = {16 // micro}", text)
+        elif switch != "recipe":
+            raise SystemExit(f"unknown switch {switch!r}")
     path = WORK / f"qlora_bench_{variant}.toml"
     path.write_text(text)
     return path
@@ -44,20 +59,28 @@ def main(variant: str, steps: str) -> None:
     shutil.rmtree(out, ignore_errors=True)
     torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
-    manifest = train_adapter(
-        bench_recipe(variant, int(steps)),
-        0,
-        model_dir=NF4,
-        data_file=alpaca,
-        out_dir=out,
-        work_dir=WORK / f"work_{variant}",
-        quantization=QuantizationSettings(),
-    )
-    shutil.copyfile(out / TRAINING_LOG_NAME, OUT / f"loss_{variant}.csv")
+    if os.environ.get("BENCH_NO_CUDNN_SDPA") == "1":
+        torch.backends.cuda.enable_cudnn_sdp(False)
+    profile = os.environ.get("BENCH_PROFILE") == "1"
+    activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+    with torch.profiler.profile(activities=activities) if profile else contextlib.nullcontext() as prof:
+        manifest = train_adapter(
+            bench_recipe(variant, int(steps)),
+            0,
+            model_dir=NF4,
+            data_file=alpaca,
+            out_dir=out,
+            work_dir=WORK / f"work_{variant}",
+            quantization=QuantizationSettings(),
+        )
+    if profile:
+        print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=25), flush=True)
+    shutil.copyfile(out / TRAINING_LOG_NAME, OUT / f"loss_{variant.replace('+', '_')}_{steps}.csv")
     log(
         {
             "phase": "train",
             "variant": variant,
+            "cudnn_sdpa": torch.backends.cuda.cudnn_sdp_enabled(),
             "steps": manifest["global_steps"],
             "real_tokens": manifest["real_tokens"],
             "train_seconds": round(manifest["seconds"], 1),

@@ -53,6 +53,13 @@ class TrainingSection:
     gradient_accumulation: int = field(default=4, metadata={"help": "micro-batches per optimizer step", "min": 1})
     max_seq_length: int = field(default=512, metadata={"help": "tokens per sequence (longer are cut)", "min": 16})
     packing: bool = field(default=False, metadata={"help": "pack several examples per sequence"})
+    gradient_checkpointing: bool = field(
+        default=True, metadata={"help": "recompute activations in the backward pass (GPU): less memory, slower"}
+    )
+    liger_kernel: bool = field(
+        default=False,
+        metadata={"help": "Liger's fused Triton kernels, e.g. cross-entropy without full logits (GPU; liger-kernel)"},
+    )
     seeds: list[int] = field(default_factory=lambda: [0], metadata={"help": "training seeds, one adapter each"})
     save_steps: int = field(default=50, metadata={"help": "checkpoint every N steps (resume point)", "min": 1})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -71,7 +72,8 @@ def _sft_config(recipe: Recipe, seed: int, work_dir: Path, device: str, compute_
         use_cpu=not on_gpu,
         bf16=on_gpu and compute_dtype == "bfloat16",
         fp16=on_gpu and compute_dtype == "float16",
-        gradient_checkpointing=on_gpu,
+        gradient_checkpointing=on_gpu and t.gradient_checkpointing,
+        use_liger_kernel=on_gpu and t.liger_kernel,
         dataloader_num_workers=0,
         disable_tqdm=True,
     )
@@ -116,12 +118,17 @@ def train_adapter(
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     device = best_device()
+    if device == "cuda" and recipe.training.liger_kernel and importlib.util.find_spec("liger_kernel") is None:
+        raise PipelineInputError(
+            f"{recipe_file}: liger_kernel = true needs `pip install liger-kernel`; or set it false"
+        )
     effective = quantization.for_device(device)
     tokenizer = load_tokenizer(model_dir)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     model = load_model(model_dir, quantization, device=device)
-    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=device == "cuda")
+    checkpointing = device == "cuda" and recipe.training.gradient_checkpointing
+    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=checkpointing)
     lora = LoraConfig(
         r=recipe.lora.r,
         lora_alpha=recipe.lora.alpha,
