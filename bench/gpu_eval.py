@@ -3,8 +3,11 @@
 Run on the lent GPU machine from the repo root, after `bash bench/gpu_prepare.sh` here (wheels and data):
     python3 bench/gpu_eval.py setup      # Qwen3-8B-shaped random model (bf16), saved once as NF4
     python3 bench/gpu_eval.py ours       # full baseline: 2 tasks x 3 seeds, one model load, timed
+        (TOKEN_BUDGET=auto|N, the default auto; BENCH_CARD_GIB=24 fills the rest of the GPU first: a 24 GB card)
     python3 bench/gpu_eval.py runbook arc_easy|truthfulqa_mc2   # lm_eval --model hf, NF4, batch auto max 4
-    python3 bench/gpu_eval.py agree      # per-request loglik: ours vs hf batch 1 vs hf batch 4 (limit)
+    python3 bench/gpu_eval.py reference  # per-request loglik of the NF4 weights computed in float32 (limit)
+    python3 bench/gpu_eval.py agree      # per-request loglik: ours vs hf batch 1 vs hf batch 4 (limit), and vs
+                                         # the reference when it was computed
     python3 bench/gpu_eval.py stash a|b  # keep a carried half of the embedded GGUF on the machine
     python3 bench/gpu_eval.py embedded   # embedded real model (NF4) on the GPU: ours vs the runbook way, full data
 No download is possible there: random weights, the embedded model's real tokenizer (.bench/tok).
@@ -19,6 +22,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
@@ -103,7 +107,9 @@ def ours(seeds: tuple[int, ...] = (0, 1, 2), model: Path = NF4, name: str = "our
     from ll_hallucination_pipeline.evaluate import EvalRequest, evaluate_jobs
     from ll_hallucination_pipeline.model import QuantizationSettings
 
-    budget = int(os.environ.get("TOKEN_BUDGET", "8192"))  # config.yaml eval.token_budget
+    budget = os.environ.get("TOKEN_BUDGET", "auto")  # config.yaml eval.token_budget
+    budget = budget if budget == "auto" else int(budget)
+    ballast = _leave_card_of(float(os.environ["BENCH_CARD_GIB"])) if "BENCH_CARD_GIB" in os.environ else None
     requests = [
         EvalRequest(task, seed, WORK / f"data/{task}.jsonl", WORK / f"{name}/{task}_seed{seed}")
         for task in TASKS
@@ -123,8 +129,11 @@ def ours(seeds: tuple[int, ...] = (0, 1, 2), model: Path = NF4, name: str = "our
         token_budget=budget,
     )
     seconds = time.perf_counter() - start
+    peak, budgets = torch.cuda.max_memory_allocated(), []
     for request, result in zip(requests, results, strict=True):
         scoring = json.loads((request.out_dir / "scoring.json").read_text())
+        peak = max(peak, int(scoring.get("peak_gpu_gib", 0) * 2**30))
+        budgets.append(scoring.get("largest_token_budget"))
         log(
             {
                 "phase": name,
@@ -140,9 +149,22 @@ def ours(seeds: tuple[int, ...] = (0, 1, 2), model: Path = NF4, name: str = "our
             "phase": f"{name}_total",
             "seconds": round(seconds, 1),
             "token_budget": budget,
-            "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
+            "largest_token_budgets": budgets,
+            "card_gib": os.environ.get("BENCH_CARD_GIB"),
+            "peak_gib": round((peak - (ballast.numel() if ballast is not None else 0)) / 2**30, 2),
         }
     )
+
+
+def _leave_card_of(gib: float) -> Any:
+    """Occupy the GPU's memory beyond ``gib`` GiB with one tensor, so a smaller card is what remains."""
+    import torch
+
+    free, total = torch.cuda.mem_get_info()
+    take = int(total - gib * 2**30)
+    if take > free:
+        raise SystemExit(f"cannot leave {gib} GiB: only {free / 2**30:.1f} GiB free")
+    return torch.empty(take, dtype=torch.uint8, device="cuda")
 
 
 # HF_SOFTMAX_DTYPE=float32: lm-eval's hf backend takes log_softmax in float32 (its default is the logits' dtype).
@@ -201,25 +223,63 @@ def _per_request(samples: Path) -> dict[int, list[float]]:
     return {row["doc_id"]: [float(r[0][0]) for r in row["resps"]] for row in rows}
 
 
-def agree(limit: str = "100") -> None:
+def reference(limit: str = "20") -> None:
+    """Per-request log-likelihoods of the NF4 model without bf16 rounding: its 4-bit weights dequantized
+    (as bitsandbytes does before each matmul) into a float32 copy, scored by lm-eval's hf backend at batch
+    size 1 with float32 log_softmax. What both bf16 scorers approximate."""
+    import torch
+    from lm_eval import simple_evaluate
+    from lm_eval.models.huggingface import HFLM
+    from lm_eval.tasks import TaskManager
+
+    from ll_hallucination_pipeline.model import QuantizationSettings, dequantize_4bit_linears, load_model
+
+    model = load_model(NF4, QuantizationSettings(), device="cuda")
+    dequantize_4bit_linears(model)
+    torch.nn.Module.float(model)  # transformers refuses .float() on a model loaded quantized
+    lm = HFLM(pretrained=model, tokenizer=str(NF4), batch_size=1, softmax_dtype=torch.float32)
     for task in TASKS:
-        b1 = _per_request(next(runbook(task, limit, "1").rglob(f"samples_{task}_*.jsonl")))
-        b4 = _per_request(next(runbook(task, limit, "4").rglob(f"samples_{task}_*.jsonl")))
-        mine = _per_request(WORK / f"ours/{task}_seed0/samples_{task}.jsonl")
-        spread = max(abs(x - y) for d in b1 for x, y in zip(b1[d], b4[d], strict=True))
-        ours_vs_b1 = max(abs(x - y) for d in b1 for x, y in zip(b1[d], mine[d], strict=True))
-        ours_vs_b4 = max(abs(x - y) for d in b4 for x, y in zip(b4[d], mine[d], strict=True))
-        log(
-            {
-                "phase": "agree",
-                "hf_softmax_dtype": HF_SOFTMAX_DTYPE,
-                "task": task,
-                "limit": limit,
-                "max_abs_hf_bs1_vs_bs4": spread,
-                "max_abs_ours_vs_hf_bs1": ours_vs_b1,
-                "max_abs_ours_vs_hf_bs4": ours_vs_b4,
-            }
+        out = simple_evaluate(
+            model=lm,
+            tasks=[task],
+            num_fewshot=0,
+            limit=int(limit),
+            log_samples=True,
+            task_manager=TaskManager(include_path=str(WORK / "tasks"), include_defaults=False),
         )
+        per_request = {s["doc_id"]: [float(r[0][0]) for r in s["resps"]] for s in out["samples"][task]}
+        (WORK / f"reference_{task}.json").write_text(json.dumps(per_request))
+    log({"phase": "reference", "limit": limit})
+
+
+def _max_abs(a: dict[int, list[float]], b: dict[int, list[float]]) -> float:
+    return max(abs(x - y) for d in a for x, y in zip(a[d], b[d], strict=True))
+
+
+def agree(limit: str = "100") -> None:
+    """Per-request log-likelihoods on the first ``limit`` items: ours, hf at batch sizes 1 and 4, and (after
+    the ``reference`` phase) each against the float32 reference."""
+    for task in TASKS:
+        hf = {bs: _per_request(next(runbook(task, limit, bs).rglob(f"samples_{task}_*.jsonl"))) for bs in "14"}
+        mine = _per_request(WORK / f"ours/{task}_seed0/samples_{task}.jsonl")
+        record = {
+            "phase": "agree",
+            "hf_softmax_dtype": HF_SOFTMAX_DTYPE,
+            "task": task,
+            "limit": limit,
+            "max_abs_hf_bs1_vs_bs4": _max_abs(hf["1"], hf["4"]),
+            "max_abs_ours_vs_hf_bs1": _max_abs(hf["1"], mine),
+            "max_abs_ours_vs_hf_bs4": _max_abs(hf["4"], mine),
+        }
+        reference_file = WORK / f"reference_{task}.json"
+        if reference_file.exists():
+            exact = {int(d): v for d, v in json.loads(reference_file.read_text()).items()}
+            record |= {
+                "max_abs_hf_bs1_vs_reference": _max_abs(hf["1"], exact),
+                "max_abs_hf_bs4_vs_reference": _max_abs(hf["4"], exact),
+                "max_abs_ours_vs_reference": _max_abs({d: mine[d] for d in exact}, exact),
+            }
+        log(record)
 
 
 def stash(half: str) -> None:
@@ -269,5 +329,13 @@ def embedded() -> None:
 
 if __name__ == "__main__":
     phase, *rest = sys.argv[1:]
-    phases = {"setup": setup, "ours": ours, "runbook": runbook, "agree": agree, "stash": stash, "embedded": embedded}
+    phases = {
+        "setup": setup,
+        "ours": ours,
+        "runbook": runbook,
+        "reference": reference,
+        "agree": agree,
+        "stash": stash,
+        "embedded": embedded,
+    }
     phases[phase](*rest)

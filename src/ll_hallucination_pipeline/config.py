@@ -31,7 +31,17 @@ def _fix(error: Any) -> str:
         return "remove it; allowed keys are " + ", ".join(schema.get("properties", {}))
     if error.validator == "type":
         return f"give a value of type {schema['type']}"
+    if error.validator == "oneOf":
+        return "use " + " or ".join(map(_describe, schema["oneOf"]))
     return f"{error.message} ({schema.get('description', 'see config.schema.yaml')})"
+
+
+def _describe(alternative: dict[str, Any]) -> str:
+    """One alternative of a ``oneOf``, in words: ``'auto'``, ``an integer >= 256``."""
+    if "const" in alternative:
+        return repr(alternative["const"])
+    bound = f" >= {alternative['minimum']}" if "minimum" in alternative else ""
+    return f"an {alternative['type']}{bound}"
 
 
 def _fill_defaults(node: dict[str, Any], schema: dict[str, Any]) -> None:

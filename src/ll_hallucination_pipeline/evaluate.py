@@ -16,6 +16,7 @@ from .data import task_spec
 from .errors import PipelineInputError
 from .io import atomic_write_json
 from .model import QuantizationSettings, best_device, load_model, load_tokenizer, model_fingerprint
+from .token_budget import TokenBudgetSetting
 
 RESULTS_NAME = "results.json"
 SCORING_NAME = "scoring.json"
@@ -79,7 +80,7 @@ def build_lm(
     *,
     cache_dir: Path,
     adapter_dir: Path | None = None,
-    token_budget: int = 4096,
+    token_budget: TokenBudgetSetting = "auto",
 ) -> Any:
     """Load the model once and wrap it in the scorer lm-eval calls."""
     from .score_cache import ScoreCache
@@ -155,7 +156,8 @@ def run_evaluation(request: EvalRequest, lm: Any, *, metadata: dict[str, Any]) -
         os.replace(next(produced.rglob("results_*.json")), tmp / RESULTS_NAME)
         os.replace(next(produced.rglob(f"samples_{request.task}_*.jsonl")), tmp / samples_name(request.task))
         after = lm.stats.as_dict()
-        atomic_write_json(tmp / SCORING_NAME, {key: after[key] - before.get(key, 0) for key in after})
+        counts = {key: after[key] - before.get(key, 0) for key in after}
+        atomic_write_json(tmp / SCORING_NAME, {**counts, **lm.stats.gauges()})
         _publish(tmp, out_dir, request.task)
     return json.loads((out_dir / RESULTS_NAME).read_text())
 
@@ -195,7 +197,7 @@ def evaluate_jobs(
     model_label: str,
     quantization: QuantizationSettings,
     cache_dir: Path,
-    token_budget: int,
+    token_budget: TokenBudgetSetting,
     adapter_dir: Path | None = None,
 ) -> list[dict[str, Any]]:
     """Load the model once, evaluate every request (e.g. one task's seeds) and record what produced the numbers.

@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Any
 from lm_eval.models.huggingface import HFLM
 
 from .score_cache import Score, ScoreCache
+from .token_budget import TokenBudget, TokenBudgetSetting
 
 if TYPE_CHECKING:
     import torch
 
 Request = tuple[tuple[str, str], list[int], list[int]]
+Pair = tuple[tuple[int, ...], tuple[int, ...]]  # context and continuation token ids
 
 
 @dataclass
@@ -32,6 +34,8 @@ class ScoringStats:
     contexts_run: int = 0
     tokens_run: int = 0
     batches: list[int] = field(default_factory=list)
+    largest_token_budget: int = 0
+    peak_gpu_bytes: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -41,6 +45,13 @@ class ScoringStats:
             "contexts_run": self.contexts_run,
             "tokens_run": self.tokens_run,
             "batches": len(self.batches),
+        }
+
+    def gauges(self) -> dict[str, Any]:
+        """Highs so far (not counts): the largest token budget used and peak GPU memory (0 on a CPU)."""
+        return {
+            "largest_token_budget": self.largest_token_budget,
+            "peak_gpu_gib": round(self.peak_gpu_bytes / 2**30, 2),
         }
 
 
@@ -57,7 +68,7 @@ class _Group:
         return len(self.context) + sum(len(c) - 1 for c in self.continuations)
 
 
-def _group_by_context(pairs: Sequence[tuple[tuple[int, ...], tuple[int, ...]]]) -> list[_Group]:
+def _group_by_context(pairs: Sequence[Pair]) -> list[_Group]:
     groups: dict[tuple[int, ...], _Group] = {}
     for context, continuation in pairs:
         group = groups.setdefault(context, _Group(context, []))
@@ -74,21 +85,27 @@ MIN_ROW_FILL = 0.9
 MIN_SHARED_PREFIX = 32
 
 
+def _next_batch_size(groups: list[_Group], start: int, token_budget: int) -> int:
+    """How many groups from ``start`` (sorted by row length, longest first) make the next forward:
+    at most ``token_budget`` padded tokens, little padding (see ``MIN_ROW_FILL``)."""
+    width = groups[start].row_length
+    n = 1
+    while start + n < len(groups):
+        too_big = (n + 1) * width > token_budget
+        too_short = groups[start + n].row_length < MIN_ROW_FILL * width and n * width * 4 >= token_budget
+        if too_big or too_short:
+            break
+        n += 1
+    return n
+
+
 def _batches(groups: list[_Group], token_budget: int) -> list[list[_Group]]:
-    """Split groups sorted by row length (longest first) into forwards of at most ``token_budget``
-    padded tokens, little padding (see ``MIN_ROW_FILL``)."""
-    batches: list[list[_Group]] = []
-    current: list[_Group] = []
-    for group in groups:
-        width = current[0].row_length if current else group.row_length
-        too_big = (len(current) + 1) * width > token_budget
-        too_short = group.row_length < MIN_ROW_FILL * width and len(current) * width * 4 >= token_budget
-        if current and (too_big or too_short):
-            batches.append(current)
-            current = []
-        current.append(group)
-    if current:
-        batches.append(current)
+    """Split groups sorted by row length (longest first) into forwards (see :func:`_next_batch_size`)."""
+    batches, start = [], 0
+    while start < len(groups):
+        size = _next_batch_size(groups, start, token_budget)
+        batches.append(groups[start : start + size])
+        start += size
     return batches
 
 
@@ -155,14 +172,16 @@ class SharedPrefixLM(HFLM):
     tokenizer : transformers.PreTrainedTokenizerBase
     cache : ScoreCache
         Results store; its fingerprint must identify ``model`` exactly.
-    token_budget : int
-        Upper bound on padded tokens per forward pass (rows x width).
+    token_budget : int or "auto"
+        Padded tokens per forward pass (rows x width), or sized to free GPU memory: see :mod:`.token_budget`.
     """
 
-    def __init__(self, model: Any, tokenizer: Any, *, cache: ScoreCache, token_budget: int = 4096) -> None:
+    def __init__(
+        self, model: Any, tokenizer: Any, *, cache: ScoreCache, token_budget: TokenBudgetSetting = "auto"
+    ) -> None:
         super().__init__(pretrained=model, tokenizer=tokenizer, batch_size=1)
         self.score_cache = cache
-        self.token_budget = token_budget
+        self.token_budget = TokenBudget(token_budget)
         self.stats = ScoringStats()
 
     def _loglikelihood_tokens(
@@ -182,27 +201,59 @@ class SharedPrefixLM(HFLM):
             found.update(new_entries)
         return [found[key] for key in keys]  # type: ignore[misc]
 
-    def _truncate(self, context: list[int], continuation: list[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    def _truncate(self, context: list[int], continuation: list[int]) -> Pair:
         """Left-truncate the context as HFLM does, so the pair fits ``max_length``."""
         keep = self.max_length + 1 - len(continuation)
         return tuple(context[-keep:] if keep < len(context) else context), tuple(continuation)
 
-    def _score_pairs(
-        self, pairs: list[tuple[tuple[int, ...], tuple[int, ...]]]
-    ) -> dict[tuple[tuple[int, ...], tuple[int, ...]], Score]:
+    def _score_pairs(self, pairs: list[Pair]) -> dict[Pair, Score]:
+        """Score ``pairs`` forward by forward, widest rows first. On a GPU the first forward's memory
+        sizes an ``auto`` budget; a forward that runs out of memory is retried at half the budget."""
         import torch
 
-        results: dict[tuple[tuple[int, ...], tuple[int, ...]], Score] = {}
+        on_gpu = self.device.type == "cuda"
+        groups = _group_by_context(pairs)
+        budget = self.token_budget.at_call_start(measurable=on_gpu)
+        results: dict[Pair, Score] = {}
+        start = 0
         with torch.inference_mode():
-            for batch in _batches(_group_by_context(pairs), self.token_budget):
-                results.update(self._score_batch(batch))
+            while start < len(groups):
+                batch = groups[start : start + _next_batch_size(groups, start, budget)]
+                out_of_memory = False
+                try:
+                    results.update(self._measured(batch) if on_gpu and start == 0 else self._score_batch(batch))
+                except torch.cuda.OutOfMemoryError:
+                    out_of_memory = True  # handled outside the except block, which still holds the tensors
+                if out_of_memory:
+                    torch.cuda.empty_cache()
+                    budget = self.token_budget.halve()
+                    continue
+                self.stats.largest_token_budget = max(self.stats.largest_token_budget, budget)
+                budget = self.token_budget.current
+                start += len(batch)
+        if on_gpu:
+            self.stats.peak_gpu_bytes = max(self.stats.peak_gpu_bytes, torch.cuda.max_memory_allocated())
         return results
+
+    def _measured(self, batch: list[_Group]) -> dict[Pair, Score]:
+        """Score ``batch`` and resize the token budget from its peak GPU memory per padded token."""
+        import torch
+
+        torch.cuda.synchronize()
+        self.stats.peak_gpu_bytes = max(self.stats.peak_gpu_bytes, torch.cuda.max_memory_allocated())
+        before = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        result = self._score_batch(batch)
+        per_token = (torch.cuda.max_memory_allocated() - before) / (len(batch) * batch[0].row_length)
+        free = torch.cuda.mem_get_info()[0] + torch.cuda.memory_reserved() - torch.cuda.memory_allocated()
+        self.token_budget.measured(per_token, free)
+        return result
 
     def _decoder_and_head(self) -> tuple[Any, Any]:
         causal_lm = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
         return causal_lm.get_decoder(), causal_lm.get_output_embeddings()
 
-    def _score_batch(self, batch: list[_Group]) -> dict[tuple[tuple[int, ...], tuple[int, ...]], Score]:
+    def _score_batch(self, batch: list[_Group]) -> dict[Pair, Score]:
         """Score ``batch`` in one forward (two when its contexts share a long prefix).
 
         Each row holds a context and all of its continuations; the tree-shaped mask and explicit

@@ -58,6 +58,7 @@ def test_seed_reuse_and_no_cross_model_hits(converted_model, data_files, tmp_pat
     second = run_evaluation(EvalRequest("arc_easy", 1, data_files["arc_easy"], tmp_path / "s1"), base, metadata={})
     cost1 = json.loads((tmp_path / "s1" / "scoring.json").read_text())
     assert cost0["scored"] == cost0["requests"] > 0
+    assert (cost0["largest_token_budget"], cost0["peak_gpu_gib"]) == (8192, 0)  # token_budget auto on a CPU
     assert cost1 == {**cost1, "scored": 0, "cache_hits": cost0["requests"], "contexts_run": 0}
     assert first["results"] == second["results"]
     assert per_request_loglikelihoods(tmp_path / "s0" / "samples_arc_easy.jsonl") == per_request_loglikelihoods(

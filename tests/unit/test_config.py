@@ -10,6 +10,7 @@ def test_defaults_fill_an_empty_config():
     assert config["eval"]["seeds"] == [0, 1, 2]
     assert config["quantization"]["mode"] == "nf4"
     assert config["eval"]["limit"] is None
+    assert config["eval"]["token_budget"] == "auto"
 
 
 @pytest.mark.parametrize(
@@ -24,6 +25,10 @@ def test_defaults_fill_an_empty_config():
         ({"eval": {"seeds": "0"}}, "config.yaml: eval.seeds='0' is invalid; give a value of type array"),
         ({"eval": {"limit": 0}}, "config.yaml: eval.limit=0 is invalid; 0 is less than the minimum of 1"),
         ({"quantization": {"mode": "nf5"}}, "config.yaml: quantization.mode='nf5' is invalid; use nf4 or fp4 or int8"),
+        (
+            {"eval": {"token_budget": 100}},
+            "config.yaml: eval.token_budget=100 is invalid; use an integer >= 256 or 'auto'",
+        ),
         ({"stats": {"confidence_level": 1.5}}, "config.yaml: stats.confidence_level=1.5 is invalid; 1.5 is greater"),
     ],
 )
