@@ -4,6 +4,7 @@ On the lent GPU machine, after `python3 bench/gpu_eval.py setup` (the model and 
     python3 bench/gpu_train.py VARIANT STEPS
 runs `train_adapter` with configs/qlora_alpaca_10k.toml limited to STEPS optimizer steps, as written
 ("recipe") or changed by '+'-joined switches: "packed" (padding-free packing), "liger" (liger_kernel),
+"varlen" (varlen_attention: attention per packed sequence),
 "nockpt" (no gradient checkpointing), "mbN" (micro-batch N, accumulation so a step still holds 16
 sequences); e.g. "packed+liger+nockpt+mb2". Logs real tokens/s, peak GPU memory and the loss curve
 (bench.jsonl and loss_<variant>.csv under $OUT). BENCH_PROFILE=1 also prints the top CUDA kernels.
@@ -31,6 +32,8 @@ def bench_recipe(variant: str, steps: int) -> Path:
             text = text.replace("packing = false", "packing = true")
         elif switch == "liger":
             text += "liger_kernel = true\n"
+        elif switch == "varlen":
+            text += "varlen_attention = true\n"
         elif switch == "nockpt":
             text += "gradient_checkpointing = false\n"
         elif switch.startswith("mb"):

@@ -28,9 +28,9 @@ QUANT_MODES = ("nf4", "fp4", "int8", "none")
 DTYPES = ("bfloat16", "float16", "float32")
 CPU_DTYPES = (*DTYPES, "auto")
 # How 4-bit weights are multiplied when scoring: dequantized to the compute dtype, then a plain matmul
-# (bitsandbytes' own CUDA path for more than one token). Part of every model fingerprint, so scores
-# computed another way are never taken from the cache.
-NUMERICS = "dequantize-then-matmul"
+# (bitsandbytes' own CUDA path for more than one token); on the CPU a LoRA update is added by addmm.
+# Part of every model fingerprint, so scores computed another way are never taken from the cache.
+NUMERICS = "dequantize-then-matmul; cpu lora addmm"
 
 
 @dataclass(frozen=True)
@@ -253,8 +253,8 @@ def load_model(
     """Load the base checkpoint quantized per ``settings``, optionally with a PEFT adapter.
 
     ``for_inference`` on the CPU dequantizes 4-bit weights once (see :func:`dequantize_4bit_linears`) and
-    runs the adapter in the compute dtype too (peft keeps it in float32; it is not merged, which in bf16
-    would round a small update away).
+    runs the adapter in the compute dtype too (peft keeps it in float32), unmerged, each update added in
+    one multiply-add (see :mod:`.lora_inference`).
     """
     from transformers import AutoModelForCausalLM
 
@@ -273,7 +273,10 @@ def load_model(
 
         model = PeftModel.from_pretrained(model, adapter_dir, is_trainable=trainable_adapter)
         if for_inference and device == "cpu":
+            from .lora_inference import fuse_lora_linears
+
             model.to(torch_dtype(settings.compute_dtype))
+            fuse_lora_linears(model)
     return model
 
 

@@ -60,6 +60,12 @@ class TrainingSection:
         default=False,
         metadata={"help": "Liger's fused Triton kernels, e.g. cross-entropy without full logits (GPU; liger-kernel)"},
     )
+    varlen_attention: bool = field(
+        default=False,
+        metadata={
+            "help": "with packing on a GPU: attention per packed sequence (varlen FlashAttention), not one masked"
+        },
+    )
     seeds: list[int] = field(default_factory=lambda: [0], metadata={"help": "training seeds, one adapter each"})
     save_steps: int = field(default=50, metadata={"help": "checkpoint every N steps (resume point)", "min": 1})
 

@@ -111,6 +111,8 @@ def train_adapter(
     from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTTrainer
 
+    from .packed_attention import use_packed_varlen_attention, varlen_kernel_available
+
     recipe = load_recipe(recipe_file)
     if seed not in recipe.training.seeds:
         raise PipelineInputError(f"seed {seed} is not in {recipe_file} [training] seeds={recipe.training.seeds}")
@@ -122,11 +124,17 @@ def train_adapter(
         raise PipelineInputError(
             f"{recipe_file}: liger_kernel = true needs `pip install liger-kernel`; or set it false"
         )
+    if device == "cuda" and recipe.training.varlen_attention and not varlen_kernel_available():
+        raise PipelineInputError(
+            f"{recipe_file}: varlen_attention = true needs torch.nn.attention.varlen (torch >= 2.9); or set it false"
+        )
     effective = quantization.for_device(device)
     tokenizer = load_tokenizer(model_dir)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     model = load_model(model_dir, quantization, device=device)
+    if device == "cuda" and recipe.training.packing and recipe.training.varlen_attention:
+        use_packed_varlen_attention(model)
     checkpointing = device == "cuda" and recipe.training.gradient_checkpointing
     model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=checkpointing)
     lora = LoraConfig(

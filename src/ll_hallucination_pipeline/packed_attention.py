@@ -1,0 +1,74 @@
+"""Attention for padding-free packed training on a GPU: each packed sequence attends to itself only.
+
+trl's padding-free packing flattens a micro-batch into one row with ``position_ids`` and sequence
+boundaries (``cu_seq_lens_q``). With transformers' ``sdpa`` attention that row gets one dense
+block-diagonal mask, so a micro-batch of 16 sequences of 512 tokens computes attention over 8192 x 8192
+positions, nearly all of them masked. Registered as ``packed_varlen``, :func:`packed_varlen_attention`
+runs PyTorch's variable-length FlashAttention (``torch.nn.attention.varlen``) over the sequences instead,
+and falls back to ``sdpa`` for any call without sequence boundaries (evaluation, generation).
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import torch
+
+NAME = "packed_varlen"
+
+
+def varlen_kernel_available() -> bool:
+    """Whether this torch has ``torch.nn.attention.varlen`` and a CUDA device to run it on."""
+    try:
+        from torch.nn.attention import varlen  # noqa: F401
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+def _causal_kwargs(varlen_attn: Any) -> dict[str, Any]:
+    """Causal masking as this torch's ``varlen_attn`` spells it (``is_causal``, later a window)."""
+    parameters = inspect.signature(varlen_attn).parameters
+    return {"is_causal": True} if "is_causal" in parameters else {"window_size": (-1, 0)}
+
+
+def packed_varlen_attention(
+    module: torch.nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float | None = None,
+    dropout: float = 0.0,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, None]:
+    """transformers' attention-function signature: ``query`` ``[1, heads, tokens, dim]``, ``key`` and
+    ``value`` ``[1, kv_heads, tokens, dim]``; returns ``[1, tokens, heads, dim]``."""
+    boundaries = kwargs.get("cu_seq_lens_q")
+    if boundaries is None or query.shape[0] != 1 or dropout:
+        from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+        return sdpa_attention_forward(
+            module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs
+        )
+    from torch.nn.attention.varlen import varlen_attn
+
+    # FlashAttention takes half precision only; under kbit training rotary embeddings leave float32 here
+    half = torch.get_autocast_dtype("cuda") if torch.is_autocast_enabled("cuda") else torch.bfloat16
+    q, k, v = (t[0].transpose(0, 1).to(half) for t in (query, key, value))  # [tokens, heads, dim]
+    if k.shape[1] != q.shape[1]:  # grouped-query attention: one key/value head per group of query heads
+        k, v = (t.repeat_interleave(q.shape[1] // t.shape[1], dim=1) for t in (k, v))
+    longest = int(kwargs["max_length_q"])
+    out = varlen_attn(q, k, v, boundaries, boundaries, longest, longest, scale=scaling, **_causal_kwargs(varlen_attn))
+    return out[None].to(query.dtype), None
+
+
+def use_packed_varlen_attention(model: Any) -> None:
+    """Register :func:`packed_varlen_attention` with transformers and switch ``model`` to it."""
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
+    AttentionInterface.register(NAME, packed_varlen_attention)
+    AttentionMaskInterface.register(NAME, sdpa_mask)  # what the sdpa fallback needs; varlen ignores it
+    model.set_attn_implementation(NAME)

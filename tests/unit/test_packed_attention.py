@@ -1,0 +1,42 @@
+"""Attention per packed sequence: the same numbers as one dense block-diagonal causal mask."""
+
+import pytest
+import torch
+
+from ll_hallucination_pipeline.packed_attention import packed_varlen_attention
+
+varlen = pytest.importorskip("torch.nn.attention.varlen")
+
+
+def _reference_varlen(q, k, v, cu_q, cu_k, max_q, max_k, *, scale=None, **causal):
+    """Per-sequence causal attention on the CPU, standing in for the FlashAttention kernel."""
+    assert causal in ({"is_causal": True}, {"window_size": (-1, 0)}) and k.shape == q.shape
+    out = torch.empty_like(q)
+    for start, end in zip(cu_q[:-1].tolist(), cu_q[1:].tolist(), strict=True):
+        piece = [t[start:end].transpose(0, 1) for t in (q, k, v)]  # [heads, tokens, dim]
+        out[start:end] = torch.nn.functional.scaled_dot_product_attention(
+            *piece, is_causal=True, scale=scale
+        ).transpose(0, 1)
+    return out
+
+
+def test_packed_sequences_attend_only_to_themselves(monkeypatch):
+    monkeypatch.setattr(varlen, "varlen_attn", _reference_varlen)
+    lengths, heads, kv_heads, dim = [5, 9, 3], 8, 2, 16
+    tokens = sum(lengths)
+    torch.manual_seed(0)
+    query = torch.randn(1, heads, tokens, dim)
+    key, value = torch.randn(1, kv_heads, tokens, dim), torch.randn(1, kv_heads, tokens, dim)
+    boundaries = torch.tensor([0, 5, 14, 17], dtype=torch.int32)
+    got, _ = packed_varlen_attention(
+        torch.nn.Module(), query, key, value, None, scaling=0.25, cu_seq_lens_q=boundaries, max_length_q=9
+    )
+    sequence = torch.repeat_interleave(torch.arange(3), torch.tensor(lengths))
+    allowed = (sequence[:, None] == sequence[None, :]) & torch.ones(tokens, tokens, dtype=torch.bool).tril()
+    expected = torch.nn.functional.scaled_dot_product_attention(
+        query, key.repeat_interleave(4, dim=1), value.repeat_interleave(4, dim=1), attn_mask=allowed, scale=0.25
+    ).transpose(1, 2)
+    assert got.shape == (1, tokens, heads, dim) and got.dtype == query.dtype
+    # computed in bf16 (FlashAttention's precision), compared in float32; a wrong sequence is off by O(1)
+    assert torch.allclose(got, expected, atol=3e-2)
+    assert not torch.allclose(got[0, 5:14], expected[0, 5:14].roll(1, dims=0), atol=0.1)
