@@ -8,7 +8,7 @@ from ll_hallucination_pipeline.recipe import format_prompt, load_recipe
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("name", ["tiny", "alpaca_10k"])
+@pytest.mark.parametrize("name", ["tiny", "alpaca_10k", "alpaca_10k_fast"])
 def test_shipped_recipes_load(name):
     recipe = load_recipe(REPO / "configs" / f"qlora_{name}.toml")
     assert recipe.name == name and recipe.data.dataset == "alpaca" and recipe.training.seeds
@@ -18,6 +18,13 @@ def test_runbook_recipe_values():
     recipe = load_recipe(REPO / "configs" / "qlora_alpaca_10k.toml")
     assert recipe.data.num_examples == 10_000
     assert (recipe.lora.r, recipe.lora.target_modules) == (16, "all-linear")
+
+
+def test_fast_recipe_differs_from_the_runbook_only_in_how_it_trains():
+    runbook, fast = (load_recipe(REPO / "configs" / f"qlora_{n}.toml") for n in ("alpaca_10k", "alpaca_10k_fast"))
+    assert (fast.data, fast.lora) == (runbook.data, runbook.lora)
+    assert fast.training.learning_rate == runbook.training.learning_rate
+    assert fast.training.packing and fast.training.liger_kernel and fast.training.varlen_attention
 
 
 @pytest.mark.parametrize(
