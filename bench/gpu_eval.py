@@ -218,11 +218,6 @@ def runbook(task: str, limit: str | None = None, batch: str = "auto", model: Pat
     return out
 
 
-def _per_request(samples: Path) -> dict[int, list[float]]:
-    rows = [json.loads(line) for line in samples.read_text().splitlines()]
-    return {row["doc_id"]: [float(r[0][0]) for r in row["resps"]] for row in rows}
-
-
 def reference(limit: str = "20") -> None:
     """Per-request log-likelihoods of the NF4 model without bf16 rounding: its 4-bit weights dequantized
     (as bitsandbytes does before each matmul) into a float32 copy, scored by lm-eval's hf backend at batch
@@ -233,6 +228,7 @@ def reference(limit: str = "20") -> None:
     from lm_eval.tasks import TaskManager
 
     from ll_hallucination_pipeline.model import QuantizationSettings, dequantize_4bit_linears, load_model
+    from ll_hallucination_pipeline.results import request_loglikelihoods
 
     model = load_model(NF4, QuantizationSettings(), device="cuda")
     dequantize_4bit_linears(model)
@@ -247,7 +243,7 @@ def reference(limit: str = "20") -> None:
             log_samples=True,
             task_manager=TaskManager(include_path=str(WORK / "tasks"), include_defaults=False),
         )
-        per_request = {s["doc_id"]: [float(r[0][0]) for r in s["resps"]] for s in out["samples"][task]}
+        per_request = request_loglikelihoods(out["samples"][task])
         (WORK / f"reference_{task}.json").write_text(json.dumps(per_request))
     log({"phase": "reference", "limit": limit})
 
@@ -259,9 +255,14 @@ def _max_abs(a: dict[int, list[float]], b: dict[int, list[float]]) -> float:
 def agree(limit: str = "100") -> None:
     """Per-request log-likelihoods on the first ``limit`` items: ours, hf at batch sizes 1 and 4, and (after
     the ``reference`` phase) each against the float32 reference."""
+    from ll_hallucination_pipeline.results import per_request_loglikelihoods
+
     for task in TASKS:
-        hf = {bs: _per_request(next(runbook(task, limit, bs).rglob(f"samples_{task}_*.jsonl"))) for bs in "14"}
-        mine = _per_request(WORK / f"ours/{task}_seed0/samples_{task}.jsonl")
+        hf = {
+            bs: per_request_loglikelihoods(next(runbook(task, limit, bs).rglob(f"samples_{task}_*.jsonl")))
+            for bs in "14"
+        }
+        mine = per_request_loglikelihoods(WORK / f"ours/{task}_seed0/samples_{task}.jsonl")
         record = {
             "phase": "agree",
             "hf_softmax_dtype": HF_SOFTMAX_DTYPE,
@@ -291,12 +292,14 @@ def stash(half: str) -> None:
 
 def _item_scores(samples: Path) -> dict[int, tuple[int, float]]:
     """doc_id -> (argmax choice, the item's metric value: acc for ARC-Easy, mc2 for TruthfulQA)."""
-    rows = [json.loads(line) for line in samples.read_text().splitlines()]
-    out = {}
-    for row in rows:
-        lls = [float(r[0][0]) for r in row["resps"]]
-        out[row["doc_id"]] = (max(range(len(lls)), key=lls.__getitem__), float(row["acc"]))
-    return out
+    from ll_hallucination_pipeline.data import read_jsonl
+    from ll_hallucination_pipeline.results import request_loglikelihoods
+
+    rows = read_jsonl(samples)
+    acc = {row["doc_id"]: float(row["acc"]) for row in rows}
+    return {
+        doc: (max(range(len(lls)), key=lls.__getitem__), acc[doc]) for doc, lls in request_loglikelihoods(rows).items()
+    }
 
 
 def embedded() -> None:

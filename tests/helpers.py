@@ -51,9 +51,3 @@ def run_lm_eval_hf(model_args: str, tasks: list[str], tasks_dir: Path, out_dir: 
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     return out_dir
-
-
-def per_request_loglikelihoods(samples_file: Path) -> dict[int, list[float]]:
-    """doc_id -> the loglikelihood of each of its requests, from an lm-eval samples file."""
-    rows = [json.loads(line) for line in samples_file.read_text().splitlines()]
-    return {row["doc_id"]: [float(resp[0][0]) for resp in row["resps"]] for row in rows}

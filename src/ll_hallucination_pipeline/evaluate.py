@@ -225,6 +225,7 @@ def evaluate_jobs(
         "score_cache": lm.score_cache.fingerprint,
         "versions": package_versions(),
     }
+    data_hashes = {path: sha256_file(path) for path in {request.data_file for request in requests}}
     outputs: list[dict[str, Any]] = []
     computed: dict[tuple[Any, ...], tuple[EvalRequest, dict[str, Any]]] = {}
     for request in requests:
@@ -233,7 +234,7 @@ def evaluate_jobs(
             "limit": request.limit,
             **shared,
             "data_file": str(request.data_file),
-            "data_sha256": sha256_file(request.data_file),
+            "data_sha256": data_hashes[request.data_file],
         }
         same_run = (request.task, str(request.data_file), request.limit, request.num_fewshot)
         if same_run in computed and is_seed_invariant(computed[same_run][1], request.task):

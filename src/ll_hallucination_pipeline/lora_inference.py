@@ -44,16 +44,16 @@ def fuse_lora_linears(model: nn.Module) -> int:
     keeps peft's own forward. Returns how many were replaced."""
     from peft.tuners.lora.layer import Linear as LoraLinear
 
-    replaced = 0
-    for parent in list(model.modules()):
-        for name, child in list(parent.named_children()):
-            if type(child) is not LoraLinear or child.merged or len(child.active_adapters) != 1:
-                continue
-            adapter = child.active_adapters[0]
-            plain = adapter not in child.lora_variant and not child.lora_bias.get(adapter, False)
-            if not plain or type(child.base_layer) is not torch.nn.Linear:
-                continue
-            weights = (child.lora_A[adapter].weight, child.lora_B[adapter].weight)
-            setattr(parent, name, LoraAddmmLinear(child.base_layer, *weights, child.scaling[adapter]))
-            replaced += 1
-    return replaced
+    from .model import replace_modules
+
+    def fused(child: nn.Module) -> LoraAddmmLinear | None:
+        if type(child) is not LoraLinear or child.merged or len(child.active_adapters) != 1:
+            return None
+        adapter = child.active_adapters[0]
+        plain = adapter not in child.lora_variant and not child.lora_bias.get(adapter, False)
+        if not plain or type(child.base_layer) is not torch.nn.Linear:
+            return None
+        weights = (child.lora_A[adapter].weight, child.lora_B[adapter].weight)
+        return LoraAddmmLinear(child.base_layer, *weights, child.scaling[adapter])
+
+    return replace_modules(model, fused)

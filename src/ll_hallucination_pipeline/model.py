@@ -17,6 +17,8 @@ from .errors import PipelineInputError
 from .io import atomic_directory, atomic_write_json, sha256_tree
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import torch
     from transformers import BitsAndBytesConfig, PreTrainedModel, PreTrainedTokenizerBase
 
@@ -266,18 +268,31 @@ def load_model(
         dtype=torch_dtype(settings.compute_dtype),
         device_map={"": device},
     )
-    if for_inference and device == "cpu":
+    cpu_inference = for_inference and device == "cpu"
+    if cpu_inference:
         dequantize_4bit_linears(model)
     if adapter_dir is not None:
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, adapter_dir, is_trainable=trainable_adapter)
-        if for_inference and device == "cpu":
+        if cpu_inference:
             from .lora_inference import fuse_lora_linears
 
             model.to(torch_dtype(settings.compute_dtype))
             fuse_lora_linears(model)
     return model
+
+
+def replace_modules(model: torch.nn.Module, replacement: Callable[[torch.nn.Module], torch.nn.Module | None]) -> int:
+    """Put ``replacement(child)`` in place of every submodule for which it is not ``None``; returns how many."""
+    replaced = 0
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            new = replacement(child)
+            if new is not None:
+                setattr(parent, name, new)
+                replaced += 1
+    return replaced
 
 
 def dequantize_4bit_linears(model: torch.nn.Module) -> int:
@@ -292,22 +307,20 @@ def dequantize_4bit_linears(model: torch.nn.Module) -> int:
     import torch
     from bitsandbytes.functional import dequantize_4bit
 
-    replaced = 0
-    for parent in list(model.modules()):
-        for name, child in list(parent.named_children()):
-            if not isinstance(child, bnb.nn.Linear4bit):
-                continue
-            state = child.weight.quant_state
-            if getattr(state, "packing_format_for_cpu", False):
-                raise RuntimeError("4-bit weights were repacked by a forward pass; dequantize right after loading")
-            dtype = child.compute_dtype or state.dtype
-            linear = torch.nn.Linear(child.in_features, child.out_features, bias=child.bias is not None, device="meta")
-            linear.weight = torch.nn.Parameter(dequantize_4bit(child.weight.data, state).to(dtype), False)
-            if child.bias is not None:
-                linear.bias = torch.nn.Parameter(child.bias.data.to(dtype), False)
-            setattr(parent, name, linear)
-            replaced += 1
-    return replaced
+    def dequantized(child: torch.nn.Module) -> torch.nn.Linear | None:
+        if not isinstance(child, bnb.nn.Linear4bit):
+            return None
+        state = child.weight.quant_state
+        if getattr(state, "packing_format_for_cpu", False):
+            raise RuntimeError("4-bit weights were repacked by a forward pass; dequantize right after loading")
+        dtype = child.compute_dtype or state.dtype
+        linear = torch.nn.Linear(child.in_features, child.out_features, bias=child.bias is not None, device="meta")
+        linear.weight = torch.nn.Parameter(dequantize_4bit(child.weight.data, state).to(dtype), False)
+        if child.bias is not None:
+            linear.bias = torch.nn.Parameter(child.bias.data.to(dtype), False)
+        return linear
+
+    return replace_modules(model, dequantized)
 
 
 def weights_sha256(checkpoint_dir: str | Path) -> str:

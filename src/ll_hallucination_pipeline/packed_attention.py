@@ -10,6 +10,7 @@ and falls back to ``sdpa`` for any call without sequence boundaries (evaluation,
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 from typing import Any
 
@@ -19,12 +20,8 @@ NAME = "packed_varlen"
 
 
 def varlen_kernel_available() -> bool:
-    """Whether this torch has ``torch.nn.attention.varlen`` and a CUDA device to run it on."""
-    try:
-        from torch.nn.attention import varlen  # noqa: F401
-    except ImportError:
-        return False
-    return torch.cuda.is_available()
+    """Whether this torch has ``torch.nn.attention.varlen`` (torch >= 2.9)."""
+    return importlib.util.find_spec("torch.nn.attention.varlen") is not None
 
 
 def _causal_kwargs(varlen_attn: Any) -> dict[str, Any]:

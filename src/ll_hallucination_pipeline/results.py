@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from .data import read_jsonl
 from .evaluate import RESULTS_NAME, samples_name
 
 # The per-item metric each task is judged on (lm-eval's key in results and samples).
@@ -50,3 +52,13 @@ class EvalRun:
     def per_item(self, metric: str) -> dict[str, float]:
         """Per-item metric keyed by lm-eval's ``doc_hash``."""
         return {row["doc_hash"]: float(row[metric]) for row in self.samples()}
+
+
+def request_loglikelihoods(samples: Iterable[dict[str, Any]]) -> dict[int, list[float]]:
+    """doc_id -> the log-likelihood of each of its requests, from lm-eval's per-item samples."""
+    return {row["doc_id"]: [float(resp[0][0]) for resp in row["resps"]] for row in samples}
+
+
+def per_request_loglikelihoods(samples_file: str | Path) -> dict[int, list[float]]:
+    """:func:`request_loglikelihoods` of an lm-eval samples file."""
+    return request_loglikelihoods(read_jsonl(samples_file))

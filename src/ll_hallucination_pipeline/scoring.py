@@ -99,16 +99,6 @@ def _next_batch_size(groups: list[_Group], start: int, token_budget: int) -> int
     return n
 
 
-def _batches(groups: list[_Group], token_budget: int) -> list[list[_Group]]:
-    """Split groups sorted by row length (longest first) into forwards (see :func:`_next_batch_size`)."""
-    batches, start = [], 0
-    while start < len(groups):
-        size = _next_batch_size(groups, start, token_budget)
-        batches.append(groups[start : start + size])
-        start += size
-    return batches
-
-
 @dataclass
 class _Layout:
     """Token ids, positions, segments and scoring targets of one batch's rows (plain lists)."""
@@ -212,6 +202,7 @@ class SharedPrefixLM(HFLM):
         import torch
 
         on_gpu = self.device.type == "cuda"
+        measure = on_gpu and self.token_budget.auto
         groups = _group_by_context(pairs)
         budget = self.token_budget.at_call_start(measurable=on_gpu)
         results: dict[Pair, Score] = {}
@@ -221,7 +212,7 @@ class SharedPrefixLM(HFLM):
                 batch = groups[start : start + _next_batch_size(groups, start, budget)]
                 out_of_memory = False
                 try:
-                    results.update(self._measured(batch) if on_gpu and start == 0 else self._score_batch(batch))
+                    results.update(self._measured(batch) if measure and start == 0 else self._score_batch(batch))
                 except torch.cuda.OutOfMemoryError:
                     out_of_memory = True  # handled outside the except block, which still holds the tensors
                 if out_of_memory:

@@ -53,15 +53,19 @@ class TokenBudget:
                 raise ValueError(f"token_budget must be 'auto' or an integer >= {AUTO_FLOOR}, got {self.setting!r}")
             self.current = self.setting
 
+    @property
+    def auto(self) -> bool:
+        return self.setting == "auto"
+
     def at_call_start(self, measurable: bool) -> int:
         """Budget of a call's first forward: the setting, or :data:`AUTO_START` when it will be measured."""
-        if self.setting == "auto" and measurable:
+        if self.auto and measurable:
             self.current = min(self.current, AUTO_START)
         return self.current
 
     def measured(self, bytes_per_token: float, free_bytes: int) -> int:
         """Resize an ``auto`` budget from one forward's measured memory; a fixed one stays."""
-        if self.setting == "auto":
+        if self.auto:
             self.current = fit_to_memory(bytes_per_token, free_bytes)
         return self.current
 

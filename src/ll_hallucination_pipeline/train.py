@@ -89,6 +89,20 @@ def _training_log(log_history: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _check_gpu_switches(recipe: Recipe, recipe_file: str | Path) -> None:
+    """Refuse, before loading anything, a GPU switch this installation cannot honour."""
+    from .packed_attention import varlen_kernel_available
+
+    if recipe.training.liger_kernel and importlib.util.find_spec("liger_kernel") is None:
+        raise PipelineInputError(
+            f"{recipe_file}: liger_kernel = true needs `pip install liger-kernel`; or set it false"
+        )
+    if recipe.training.varlen_attention and not varlen_kernel_available():
+        raise PipelineInputError(
+            f"{recipe_file}: varlen_attention = true needs torch.nn.attention.varlen (torch >= 2.9); or set it false"
+        )
+
+
 def train_adapter(
     recipe_file: str | Path,
     seed: int,
@@ -111,7 +125,7 @@ def train_adapter(
     from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTTrainer
 
-    from .packed_attention import use_packed_varlen_attention, varlen_kernel_available
+    from .packed_attention import use_packed_varlen_attention
 
     recipe = load_recipe(recipe_file)
     if seed not in recipe.training.seeds:
@@ -120,14 +134,8 @@ def train_adapter(
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     device = best_device()
-    if device == "cuda" and recipe.training.liger_kernel and importlib.util.find_spec("liger_kernel") is None:
-        raise PipelineInputError(
-            f"{recipe_file}: liger_kernel = true needs `pip install liger-kernel`; or set it false"
-        )
-    if device == "cuda" and recipe.training.varlen_attention and not varlen_kernel_available():
-        raise PipelineInputError(
-            f"{recipe_file}: varlen_attention = true needs torch.nn.attention.varlen (torch >= 2.9); or set it false"
-        )
+    if device == "cuda":
+        _check_gpu_switches(recipe, recipe_file)
     effective = quantization.for_device(device)
     tokenizer = load_tokenizer(model_dir)
     if tokenizer.pad_token is None:

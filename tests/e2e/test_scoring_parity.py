@@ -10,7 +10,8 @@ import pytest
 from ll_hallucination_pipeline.data import local_source, prepare_dataset
 from ll_hallucination_pipeline.evaluate import EvalRequest, _task_yaml, build_lm, run_evaluation, samples_name
 from ll_hallucination_pipeline.model import QuantizationSettings
-from tests.helpers import per_request_loglikelihoods, run_lm_eval_hf
+from ll_hallucination_pipeline.results import per_request_loglikelihoods
+from tests.helpers import run_lm_eval_hf
 
 pytestmark = pytest.mark.slow
 

@@ -16,8 +16,9 @@ from ll_hallucination_pipeline.data import local_source, prepare_dataset
 from ll_hallucination_pipeline.errors import PipelineInputError
 from ll_hallucination_pipeline.io import sha256_file
 from ll_hallucination_pipeline.model import QuantizationSettings
+from ll_hallucination_pipeline.results import per_request_loglikelihoods
 from ll_hallucination_pipeline.train import check_adapter_dir, train_adapter
-from tests.helpers import per_request_loglikelihoods, run_lm_eval_hf
+from tests.helpers import run_lm_eval_hf
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]

@@ -5,7 +5,24 @@ import random
 
 import torch
 
-from ll_hallucination_pipeline.scoring import MIN_ROW_FILL, _batches, _Group, _group_by_context, _layout, _tree_mask
+from ll_hallucination_pipeline.scoring import (
+    MIN_ROW_FILL,
+    _Group,
+    _group_by_context,
+    _layout,
+    _next_batch_size,
+    _tree_mask,
+)
+
+
+def _batches(groups: list[_Group], token_budget: int) -> list[list[_Group]]:
+    """The forwards the scorer makes at a fixed budget, in order."""
+    batches, start = [], 0
+    while start < len(groups):
+        size = _next_batch_size(groups, start, token_budget)
+        batches.append(groups[start : start + size])
+        start += size
+    return batches
 
 
 def _groups(n: int, seed: int = 0) -> list[_Group]:
