@@ -113,7 +113,13 @@ def _hub_bytes(task: str) -> bytes:
     from datasets import load_dataset
 
     spec = dataset_spec(task)
-    dataset = load_dataset(spec.hub[0], spec.hub[1], split=spec.split)
+    try:
+        dataset = load_dataset(spec.hub[0], spec.hub[1], split=spec.split)
+    except OSError as exc:  # ConnectionError and offline-mode errors alike
+        raise PipelineInputError(
+            f"{task}: the Hugging Face hub gave no {spec.hub[0]} ({exc}); offline, set data.local_dir in config.yaml "
+            f"to a directory holding {spec.local_file} (the shared/data layout)"
+        ) from None
     lines = (json.dumps(row, ensure_ascii=False) for row in dataset)
     return ("\n".join(lines) + "\n").encode("utf-8")
 

@@ -36,3 +36,16 @@ def test_unknown_task_and_missing_file(tmp_path):
         task_spec("arc_eazy")
     with pytest.raises(PipelineInputError, match="set data.local_dir"):
         local_source("arc_easy", tmp_path)
+
+
+def test_unreachable_hub_names_the_local_fix_and_writes_nothing(tmp_path, monkeypatch):
+    import datasets
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("Couldn't reach 'allenai/ai2_arc' on the Hub (LocalEntryNotFoundError)")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    out = tmp_path / "arc_easy.jsonl"
+    with pytest.raises(PipelineInputError, match="set data.local_dir in config.yaml to a directory holding arc_easy/"):
+        prepare_dataset("arc_easy", out, tmp_path / "arc_easy.json", source=None)
+    assert not out.exists()
