@@ -10,6 +10,7 @@ Run on the lent GPU machine from the repo root, after `bash bench/gpu_prepare.sh
                                          # the reference when it was computed
     python3 bench/gpu_eval.py stash a|b  # keep a carried half of the embedded GGUF on the machine
     python3 bench/gpu_eval.py embedded   # embedded real model (NF4) on the GPU: ours vs the runbook way, full data
+    python3 bench/gpu_eval.py summary [bench.jsonl ...]  # timings, ratio, peak memory, agreement in one record
 No download is possible there: random weights, the embedded model's real tokenizer (.bench/tok).
 """
 
@@ -330,6 +331,35 @@ def embedded() -> None:
         )
 
 
+def summary(*files: str) -> None:
+    """The comparison in one record, from bench.jsonl files (default: $OUT/bench.jsonl): ours (whole card)
+    against the runbook way for three seeds (one seed's runs, as each seed costs the same), the ratio,
+    peak memory (also on a simulated smaller card) and the agreement figures."""
+    records = [json.loads(line) for f in files or [OUT / "bench.jsonl"] for line in Path(f).read_text().splitlines()]
+    totals = [r for r in records if r["phase"] == "ours_total"]
+    ours_run = next(r for r in reversed(totals) if not r.get("card_gib"))
+    runbook_seed = {
+        r["task"]: r["seconds"]
+        for r in records
+        if r["phase"] == "runbook" and r["model"] == NF4.name and r["batch"] == "auto" and not r["limit"]
+    }
+    runbook_seconds = 3 * sum(runbook_seed[task] for task in TASKS)
+    print(
+        json.dumps(
+            {
+                "phase": "summary",
+                "ours_seconds": ours_run["seconds"],
+                "runbook_seconds_3_seeds": round(runbook_seconds, 1),
+                "ratio": round(runbook_seconds / ours_run["seconds"], 1),
+                "peak_gib": ours_run["peak_gib"],
+                "smaller_cards": {r["card_gib"]: (r["seconds"], r["peak_gib"]) for r in totals if r.get("card_gib")},
+                "agreement": [{k: v for k, v in r.items() if k != "phase"} for r in records if r["phase"] == "agree"],
+            },
+            indent=1,
+        )
+    )
+
+
 if __name__ == "__main__":
     phase, *rest = sys.argv[1:]
     phases = {
@@ -340,5 +370,6 @@ if __name__ == "__main__":
         "agree": agree,
         "stash": stash,
         "embedded": embedded,
+        "summary": summary,
     }
     phases[phase](*rest)
