@@ -323,6 +323,19 @@ def dequantize_4bit_linears(model: torch.nn.Module) -> int:
     return replace_modules(model, dequantized)
 
 
+def cast_unquantized(model: torch.nn.Module, dtype: str) -> None:
+    """Cast the float32 weights of a 4-bit model (those left unquantized: embeddings, norms, lm_head) to ``dtype``.
+
+    Undoes peft's kbit preparation upcast, which doubles those weights' memory and keeps the residual
+    stream, and so every saved activation, in float32.
+    """
+    import torch
+
+    for param in model.parameters():
+        if param.dtype == torch.float32:
+            param.data = param.data.to(torch_dtype(dtype))
+
+
 def weights_sha256(checkpoint_dir: str | Path) -> str:
     """Hash of a checkpoint's (or adapter's) weight files only."""
     return sha256_tree(checkpoint_dir, suffixes=WEIGHT_SUFFIXES)

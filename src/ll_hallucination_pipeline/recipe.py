@@ -53,8 +53,20 @@ class TrainingSection:
     gradient_accumulation: int = field(default=4, metadata={"help": "micro-batches per optimizer step", "min": 1})
     max_seq_length: int = field(default=512, metadata={"help": "tokens per sequence (longer are cut)", "min": 16})
     packing: bool = field(default=False, metadata={"help": "pack several examples per sequence"})
-    gradient_checkpointing: bool = field(
-        default=True, metadata={"help": "recompute activations in the backward pass (GPU): less memory, slower"}
+    gradient_checkpointing: bool | str = field(
+        default=True,
+        metadata={
+            "help": "recompute activations in the backward pass (GPU): true (less memory, slower), false, or "
+            '"auto" (keep the activations of as many decoder layers as GPU memory allows)',
+            "expected": 'true, false or "auto"',
+        },
+    )
+    upcast_unquantized: bool = field(
+        default=True,
+        metadata={
+            "help": "peft's kbit preparation: cast the weights left unquantized (embeddings, norms, lm_head) to "
+            "float32; false keeps them in the compute dtype (faster, less memory)"
+        },
     )
     liger_kernel: bool = field(
         default=False,
@@ -94,6 +106,7 @@ def _type_ok(value: Any, annotation: str) -> bool:
         "bool": lambda v: isinstance(v, bool),
         "list[int]": lambda v: isinstance(v, list) and v and all(isinstance(x, int) for x in v),
         "str | list[str]": lambda v: isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v)),
+        "bool | str": lambda v: isinstance(v, bool) or v == "auto",
     }
     return checks[annotation](value)
 
@@ -107,7 +120,8 @@ def _section(path: Path, name: str, cls: type, raw: dict[str, Any]) -> Any:
         spec = fields[key]
         if not _type_ok(value, str(spec.type)):
             raise PipelineInputError(
-                f"{where}={value!r} has the wrong type; expected {spec.type} ({spec.metadata['help']})"
+                f"{where}={value!r} has the wrong type; expected {spec.metadata.get('expected', spec.type)} "
+                f"({spec.metadata['help']})"
             )
         low, high = spec.metadata.get("min"), spec.metadata.get("max")
         if (low is not None and value < low) or (high is not None and value > high):

@@ -16,7 +16,14 @@ from .data import read_jsonl
 from .environment import package_versions
 from .errors import PipelineInputError
 from .io import atomic_directory, atomic_write_json, atomic_write_text, sha256_file
-from .model import QuantizationSettings, best_device, load_model, load_tokenizer, weights_sha256
+from .model import (
+    QuantizationSettings,
+    best_device,
+    cast_unquantized,
+    load_model,
+    load_tokenizer,
+    weights_sha256,
+)
 from .recipe import Recipe, format_prompt, load_recipe
 
 log = logging.getLogger(__name__)
@@ -72,7 +79,7 @@ def _sft_config(recipe: Recipe, seed: int, work_dir: Path, device: str, compute_
         use_cpu=not on_gpu,
         bf16=on_gpu and compute_dtype == "bfloat16",
         fp16=on_gpu and compute_dtype == "float16",
-        gradient_checkpointing=on_gpu and t.gradient_checkpointing,
+        gradient_checkpointing=on_gpu and bool(t.gradient_checkpointing),
         use_liger_kernel=on_gpu and t.liger_kernel,
         dataloader_num_workers=0,
         disable_tqdm=True,
@@ -125,6 +132,7 @@ def train_adapter(
     from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTTrainer
 
+    from .checkpointing import AutoCheckpointing
     from .packed_attention import use_packed_varlen_attention
 
     recipe = load_recipe(recipe_file)
@@ -143,8 +151,13 @@ def train_adapter(
     model = load_model(model_dir, quantization, device=device)
     if device == "cuda" and recipe.training.packing and recipe.training.varlen_attention:
         use_packed_varlen_attention(model)
-    checkpointing = device == "cuda" and recipe.training.gradient_checkpointing
+    checkpointing = device == "cuda" and bool(recipe.training.gradient_checkpointing)
     model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=checkpointing)
+    if not recipe.training.upcast_unquantized:
+        cast_unquantized(model, effective.compute_dtype)
+    sizing = None
+    if checkpointing and recipe.training.gradient_checkpointing == "auto":
+        sizing = AutoCheckpointing(recipe.training.micro_batch_size * recipe.training.max_seq_length)
     lora = LoraConfig(
         r=recipe.lora.r,
         lora_alpha=recipe.lora.alpha,
@@ -158,6 +171,7 @@ def train_adapter(
         train_dataset=Dataset.from_list(examples),
         processing_class=tokenizer,
         peft_config=lora,
+        callbacks=[sizing] if sizing else None,
     )
     checkpoint = get_last_checkpoint(str(work_dir))
     resumed_from = int(checkpoint.rsplit("-", 1)[1]) if checkpoint else 0
@@ -177,6 +191,8 @@ def train_adapter(
         "base_model_path": str(model_dir),
         "base_model_sha256": weights_sha256(model_dir),
         "quantization": effective.as_dict(),
+        "gradient_checkpointing": recipe.training.gradient_checkpointing if checkpointing else False,
+        "layers_keeping_activations": sizing.kept if sizing else None,
         "device": device,
         "global_steps": trainer.state.global_step,
         "resumed_from_step": resumed_from,

@@ -25,6 +25,7 @@ def test_fast_recipe_differs_from_the_runbook_only_in_how_it_trains():
     assert (fast.data, fast.lora) == (runbook.data, runbook.lora)
     assert fast.training.learning_rate == runbook.training.learning_rate
     assert fast.training.packing and fast.training.liger_kernel and fast.training.varlen_attention
+    assert fast.training.gradient_checkpointing == "auto" and not fast.training.upcast_unquantized
 
 
 @pytest.mark.parametrize(
@@ -35,6 +36,10 @@ def test_fast_recipe_differs_from_the_runbook_only_in_how_it_trains():
         ("[lora]\ndropout = 1.5\n", "[lora] dropout=1.5 is out of range; LoRA dropout in [0, 1)"),
         ("[data]\ndataset = 'dolly'\n", "[data] dataset='dolly' is unknown; use one of alpaca"),
         ("[training]\nseeds = [0, 0]\n", "[training] seeds=[0, 0] repeats a seed"),
+        (
+            "[training]\ngradient_checkpointing = 'always'\n",
+            "[training] gradient_checkpointing='always' has the wrong type; expected true, false or \"auto\"",
+        ),
         ("[optimizer]\nlr = 1\n", "[optimizer] is not a known section; use data, lora, training"),
         ("[data\n", "not valid TOML"),
     ],
