@@ -5,9 +5,12 @@ On the lent GPU machine, after `python3 bench/gpu_eval.py setup` (the model and 
 runs `train_adapter` with configs/qlora_alpaca_10k.toml limited to STEPS optimizer steps, as written
 ("recipe") or changed by '+'-joined switches: "packed" (padding-free packing), "liger" (liger_kernel),
 "varlen" (varlen_attention: attention per packed sequence),
-"nockpt" (no gradient checkpointing), "mbN" (micro-batch N, accumulation so a step still holds 16
-sequences); e.g. "packed+liger+nockpt+mb2". Logs real tokens/s, peak GPU memory and the loss curve
-(bench.jsonl and loss_<variant>.csv under $OUT). BENCH_PROFILE=1 also prints the top CUDA kernels.
+"nockpt" (no gradient checkpointing), "autockpt" (gradient_checkpointing = "auto"), "noupcast"
+(upcast_unquantized = false), "mbN" (micro-batch N, accumulation so a step still holds 16 sequences), "initN"
+(seed N for LoRA init and dropout, data order unchanged: the noise between two runs of one recipe);
+e.g. "packed+liger+nockpt+mb2". Logs real tokens/s, peak GPU memory and the loss curve (bench.jsonl and
+loss_<variant>.csv under $OUT). BENCH_PROFILE=1 also prints the top CUDA kernels; BENCH_CARD_GIB=23 leaves
+23 GiB of the GPU free (a 24 GB card).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gpu_eval import NF4, OUT, REPO, WORK, log  # noqa: E402
+from gpu_eval import NF4, OUT, REPO, WORK, leave_card_of, log  # noqa: E402
 
 
 def bench_recipe(variant: str, steps: int) -> Path:
@@ -36,15 +39,35 @@ def bench_recipe(variant: str, steps: int) -> Path:
             text += "varlen_attention = true\n"
         elif switch == "nockpt":
             text += "gradient_checkpointing = false\n"
+        elif switch == "autockpt":
+            text += 'gradient_checkpointing = "auto"\n'
+        elif switch == "noupcast":
+            text += "upcast_unquantized = false\n"
         elif switch.startswith("mb"):
             micro = int(switch[2:])
             text = re.sub(r"micro_batch_size = \d+", f"micro_batch_size = {micro}", text)
             text = re.sub(r"gradient_accumulation = \d+", f"gradient_accumulation = {16 // micro}", text)
+        elif switch.startswith("init"):
+            use_init_seed(int(switch[4:]))
         elif switch != "recipe":
             raise SystemExit(f"unknown switch {switch!r}")
     path = WORK / f"qlora_bench_{variant}.toml"
     path.write_text(text)
     return path
+
+
+def use_init_seed(seed: int) -> None:
+    """Train with ``seed`` for LoRA init and dropout while the data order stays that of the recipe's seed."""
+    from ll_hallucination_pipeline import train
+
+    sft_config = train._sft_config
+
+    def with_init_seed(*args, **kwargs):
+        config = sft_config(*args, **kwargs)
+        config.seed = seed
+        return config
+
+    train._sft_config = with_init_seed
 
 
 def main(variant: str, steps: str) -> None:
@@ -60,6 +83,8 @@ def main(variant: str, steps: str) -> None:
         prepare_dataset("alpaca", alpaca, WORK / "data/alpaca.manifest.json", source=source)
     out = WORK / f"adapter_{variant}"
     shutil.rmtree(out, ignore_errors=True)
+    if "BENCH_CARD_GIB" in os.environ:
+        leave_card_of(float(os.environ["BENCH_CARD_GIB"]))
     torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
     if os.environ.get("BENCH_NO_CUDNN_SDPA") == "1":
@@ -89,6 +114,8 @@ def main(variant: str, steps: str) -> None:
             "train_seconds": round(manifest["seconds"], 1),
             "real_tokens_per_s": round(manifest["tokens_per_second"], 1),
             "wall_incl_load_s": round(time.perf_counter() - start, 1),
+            "card_gib": os.environ.get("BENCH_CARD_GIB"),
+            "layers_keeping_activations": manifest["layers_keeping_activations"],
             "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
             "train_loss": manifest["train_loss"],
         }
