@@ -159,6 +159,10 @@ def _check_choices(path: Path, recipe: Recipe) -> None:
     for section, key, value, allowed in choices:
         if value not in allowed:
             raise PipelineInputError(f"{path}: [{section}] {key}={value!r} is unknown; use one of {', '.join(allowed)}")
+    if recipe.training.varlen_attention and not recipe.training.packing:
+        raise PipelineInputError(
+            f"{path}: [training] varlen_attention = true works on packed sequences; set packing = true or drop it"
+        )
     if len(set(recipe.training.seeds)) != len(recipe.training.seeds):
         raise PipelineInputError(f"{path}: [training] seeds={recipe.training.seeds} repeats a seed; list each once")
 

@@ -40,6 +40,7 @@ def test_fast_recipe_differs_from_the_runbook_only_in_how_it_trains():
             "[training]\ngradient_checkpointing = 'always'\n",
             "[training] gradient_checkpointing='always' has the wrong type; expected true, false or \"auto\"",
         ),
+        ("[training]\nvarlen_attention = true\n", "varlen_attention = true works on packed sequences; set packing"),
         ("[optimizer]\nlr = 1\n", "[optimizer] is not a known section; use data, lora, training"),
         ("[data\n", "not valid TOML"),
     ],
