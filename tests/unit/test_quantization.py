@@ -105,21 +105,10 @@ def test_dequantizing_after_a_forward_is_refused(tmp_path):
 
 def test_cast_unquantized_undoes_the_kbit_upcast_and_leaves_4bit_weights_alone(tmp_path):
     from peft import prepare_model_for_kbit_training
-    from transformers import Qwen3Config, Qwen3ForCausalLM
 
-    from ll_hallucination_pipeline.model import cast_unquantized, load_model
+    from ll_hallucination_pipeline.model import cast_unquantized
 
-    config = Qwen3Config(
-        vocab_size=64,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        head_dim=32,
-    )
-    Qwen3ForCausalLM(config).to(torch.bfloat16).save_pretrained(tmp_path)
-    model = prepare_model_for_kbit_training(load_model(tmp_path, QuantizationSettings(), device="cpu"), False)
+    model = prepare_model_for_kbit_training(_tiny_nf4_model(tmp_path, "bfloat16")(), False)
     packed = {name: p.data.clone() for name, p in model.named_parameters() if p.dtype == torch.uint8}
     upcast = {name for name, p in model.named_parameters() if p.dtype == torch.float32}
     assert packed and {"model.embed_tokens.weight", "lm_head.weight", "model.norm.weight"} <= upcast
