@@ -2,15 +2,14 @@
 
 On the lent GPU machine, after `python3 bench/gpu_eval.py setup` (the model and data):
     python3 bench/gpu_train.py VARIANT STEPS
-runs `train_adapter` with configs/qlora_alpaca_10k.toml limited to STEPS optimizer steps, as written
-("recipe") or changed by '+'-joined switches: "packed" (padding-free packing), "liger" (liger_kernel),
-"varlen" (varlen_attention: attention per packed sequence),
-"nockpt" (no gradient checkpointing), "autockpt" (gradient_checkpointing = "auto"), "noupcast"
-(upcast_unquantized = false), "mbN" (micro-batch N, accumulation so a step still holds 16 sequences), "initN"
-(seed N for LoRA init and dropout, data order unchanged: the noise between two runs of one recipe);
-e.g. "packed+liger+nockpt+mb2". Logs real tokens/s, peak GPU memory and the loss curve (bench.jsonl and
-loss_<variant>.csv under $OUT). BENCH_PROFILE=1 also prints the top CUDA kernels; BENCH_CARD_GIB=23 leaves
-23 GiB of the GPU free (a 24 GB card).
+runs `train_adapter` with configs/qlora_alpaca_10k.toml ("recipe") or qlora_alpaca_10k_fast.toml ("fast") limited
+to STEPS optimizer steps ("all": the recipe's whole run), as written or changed by '+'-joined switches: "packed"
+(padding-free packing), "liger" (liger_kernel), "varlen" (varlen_attention: attention per packed sequence),
+"nockpt" (no gradient checkpointing), "autockpt" (gradient_checkpointing = "auto"), "noupcast" (upcast_unquantized
+= false), "mbN" (micro-batch N, accumulation so a step still holds 16 sequences), "initN" (seed N for LoRA init and
+dropout, data order unchanged: the noise between two runs of one recipe); e.g. "packed+liger+nockpt+mb2". Logs real
+tokens/s, peak GPU memory and the loss curve (bench.jsonl and loss_<variant>.csv under $OUT). BENCH_PROFILE=1 also
+prints the top CUDA kernels; BENCH_CARD_GIB=23 leaves 23 GiB of the GPU free (a 24 GB card).
 """
 
 from __future__ import annotations
@@ -26,11 +25,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gpu_eval import NF4, OUT, REPO, WORK, leave_card_of, log  # noqa: E402
 
+RECIPES = {"recipe": "qlora_alpaca_10k.toml", "fast": "qlora_alpaca_10k_fast.toml"}
 
-def bench_recipe(variant: str, steps: int) -> Path:
-    text = (REPO / "configs/qlora_alpaca_10k.toml").read_text()
-    text = re.sub(r"save_steps = \d+", f"save_steps = {10 * steps}\nmax_steps = {steps}", text)
-    for switch in variant.split("+"):
+
+def bench_recipe(variant: str, steps: str) -> Path:
+    switches = variant.split("+")
+    text = (REPO / "configs" / RECIPES.get(switches[0], RECIPES["recipe"])).read_text()
+    if steps != "all":
+        text = re.sub(r"save_steps = \d+", f"save_steps = {10 * int(steps)}\nmax_steps = {steps}", text)
+    for switch in switches:
         if switch == "packed":
             text = text.replace("packing = false", "packing = true")
         elif switch == "liger":
@@ -49,7 +52,7 @@ def bench_recipe(variant: str, steps: int) -> Path:
             text = re.sub(r"gradient_accumulation = \d+", f"gradient_accumulation = {16 // micro}", text)
         elif switch.startswith("init"):
             use_init_seed(int(switch[4:]))
-        elif switch != "recipe":
+        elif switch not in RECIPES:
             raise SystemExit(f"unknown switch {switch!r}")
     path = WORK / f"qlora_bench_{variant}.toml"
     path.write_text(text)
@@ -93,7 +96,7 @@ def main(variant: str, steps: str) -> None:
     activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
     with torch.profiler.profile(activities=activities) if profile else contextlib.nullcontext() as prof:
         manifest = train_adapter(
-            bench_recipe(variant, int(steps)),
+            bench_recipe(variant, steps),
             0,
             model_dir=NF4,
             data_file=alpaca,
