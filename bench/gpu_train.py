@@ -6,10 +6,11 @@ runs `train_adapter` with configs/qlora_alpaca_10k.toml ("recipe") or qlora_alpa
 to STEPS optimizer steps ("all": the recipe's whole run), as written or changed by '+'-joined switches: "packed"
 (padding-free packing), "liger" (liger_kernel), "varlen" (varlen_attention: attention per packed sequence),
 "nockpt" (no gradient checkpointing), "autockpt" (gradient_checkpointing = "auto"), "noupcast" (upcast_unquantized
-= false), "mbN" (micro-batch N, accumulation so a step still holds 16 sequences), "initN" (seed N for LoRA init and
-dropout, data order unchanged: the noise between two runs of one recipe); e.g. "packed+liger+nockpt+mb2". Logs real
-tokens/s, peak GPU memory and the loss curve (bench.jsonl and loss_<variant>.csv under $OUT). BENCH_PROFILE=1 also
-prints the top CUDA kernels; BENCH_CARD_GIB=23 leaves 23 GiB of the GPU free (a 24 GB card).
+= false), "peftupcast" (the upcast as peft leaves it: embedding table and lm_head in float32 too), "mbN"
+(micro-batch N, accumulation so a step still holds 16 sequences), "initN" (seed N for LoRA init and dropout, data
+order unchanged: the noise between two runs of one recipe); e.g. "packed+liger+nockpt+mb2". Logs real tokens/s,
+peak GPU memory and the loss curve (bench.jsonl and loss_<variant>.csv under $OUT). BENCH_PROFILE=1 also prints
+the top CUDA kernels; BENCH_CARD_GIB=23 leaves 23 GiB of the GPU free (a 24 GB card).
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ def bench_recipe(variant: str, steps: str) -> Path:
             text = re.sub(r"gradient_accumulation = \d+", f"gradient_accumulation = {16 // micro}", text)
         elif switch.startswith("init"):
             use_init_seed(int(switch[4:]))
+        elif switch == "peftupcast":
+            keep_peft_upcast()
         elif switch not in RECIPES:
             raise SystemExit(f"unknown switch {switch!r}")
     path = WORK / f"qlora_bench_{variant}.toml"
@@ -71,6 +74,13 @@ def use_init_seed(seed: int) -> None:
         return config
 
     train._sft_config = with_init_seed
+
+
+def keep_peft_upcast() -> None:
+    """Leave the embedding table and lm_head in float32, as peft's kbit preparation does."""
+    from ll_hallucination_pipeline import train
+
+    train.store_upcast_tables_compactly = lambda model, dtype: None
 
 
 def main(variant: str, steps: str) -> None:

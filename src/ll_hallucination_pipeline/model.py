@@ -336,6 +336,21 @@ def cast_unquantized(model: torch.nn.Module, dtype: str) -> None:
             param.data = param.data.to(torch_dtype(dtype))
 
 
+def store_upcast_tables_compactly(model: torch.nn.Module, dtype: str) -> None:
+    """Keep the embedding table and lm_head of a kbit-prepared model in ``dtype``, the residual stream float32.
+
+    For mixed-precision training after peft's float32 upcast: the tables hold ``dtype``-exact values and
+    autocast multiplies lm_head in ``dtype`` anyway, so with the embedding output cast to float32 (what the
+    float32 table gives) every number is unchanged, while the float32 copies' memory and the recast of
+    lm_head in each autocast matmul are saved.
+    """
+
+    embeddings, lm_head = model.get_input_embeddings(), model.get_output_embeddings()
+    for table in {embeddings.weight, lm_head.weight}:
+        table.data = table.data.to(torch_dtype(dtype))
+    embeddings.register_forward_hook(lambda module, args, output: output.float())
+
+
 def weights_sha256(checkpoint_dir: str | Path) -> str:
     """Hash of a checkpoint's (or adapter's) weight files only."""
     return sha256_tree(checkpoint_dir, suffixes=WEIGHT_SUFFIXES)

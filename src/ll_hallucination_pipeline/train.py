@@ -22,6 +22,7 @@ from .model import (
     cast_unquantized,
     load_model,
     load_tokenizer,
+    store_upcast_tables_compactly,
     weights_sha256,
 )
 from .recipe import Recipe, format_prompt, load_recipe
@@ -155,6 +156,8 @@ def train_adapter(
     model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=checkpointing)
     if not recipe.training.upcast_unquantized:
         cast_unquantized(model, effective.compute_dtype)
+    elif device == "cuda" and effective.compute_dtype != "float32":
+        store_upcast_tables_compactly(model, effective.compute_dtype)
     sizing = None
     if checkpointing and recipe.training.gradient_checkpointing == "auto":
         sizing = AutoCheckpointing(recipe.training.micro_batch_size * recipe.training.max_seq_length)
