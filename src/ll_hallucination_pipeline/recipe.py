@@ -64,8 +64,9 @@ class TrainingSection:
     upcast_unquantized: bool = field(
         default=True,
         metadata={
-            "help": "peft's kbit preparation: cast the weights left unquantized (embeddings, norms, lm_head) to "
-            "float32; false keeps them in the compute dtype (faster, less memory)"
+            "help": "peft's kbit preparation: a float32 residual stream and norms (the embedding table and lm_head "
+            "stored in the compute dtype, which changes no number); false keeps all in the compute dtype (faster, "
+            "less memory, other rounding)"
         },
     )
     liger_kernel: bool = field(
