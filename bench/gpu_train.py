@@ -8,14 +8,16 @@ to STEPS optimizer steps ("all": the recipe's whole run), as written or changed 
 "nockpt" (no gradient checkpointing), "autockpt" (gradient_checkpointing = "auto"), "noupcast" (upcast_unquantized
 = false), "peftupcast" (the upcast as peft leaves it: embedding table and lm_head in float32 too), "mbN"
 (micro-batch N, accumulation so a step still holds 16 sequences), "initN" (seed N for LoRA init and dropout, data
-order unchanged: the noise between two runs of one recipe); e.g. "packed+liger+nockpt+mb2". Logs real tokens/s,
-peak GPU memory and the loss curve (bench.jsonl and loss_<variant>.csv under $OUT). BENCH_PROFILE=1 also prints
-the top CUDA kernels; BENCH_CARD_GIB=23 leaves 23 GiB of the GPU free (a 24 GB card).
+order unchanged: the noise between two runs of one recipe); e.g. "packed+liger+nockpt+mb2". Logs real tokens/s
+(the run's, and from step 1's end on), peak GPU memory and the loss curve (bench.jsonl and loss_<variant>.csv under
+$OUT). BENCH_PROFILE=1 also prints the top CUDA kernels; BENCH_CARD_GIB=23 leaves 23 GiB of the GPU free (a 24 GB
+card).
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import os
 import re
 import shutil
@@ -83,6 +85,18 @@ def keep_peft_upcast() -> None:
     train.store_upcast_tables_compactly = lambda model, dtype: None
 
 
+def after_first_step(training_log: Path) -> float | None:
+    """Real tokens/s from the end of step 1 to the last step (step 1 includes first-use tuning and sizing)."""
+    from ll_hallucination_pipeline.train import ELAPSED
+
+    rows = list(csv.DictReader(training_log.open()))
+    if len(rows) < 2:
+        return None
+    first, last = rows[0], rows[-1]
+    tokens = float(last["num_tokens"]) - float(first["num_tokens"])
+    return round(tokens / (float(last[ELAPSED]) - float(first[ELAPSED])), 1)
+
+
 def main(variant: str, steps: str) -> None:
     import torch
 
@@ -116,7 +130,8 @@ def main(variant: str, steps: str) -> None:
         )
     if profile:
         print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=25), flush=True)
-    shutil.copyfile(out / TRAINING_LOG_NAME, OUT / f"loss_{variant.replace('+', '_')}_{steps}.csv")
+    loss_csv = OUT / f"loss_{variant.replace('+', '_')}_{steps}.csv"
+    shutil.copyfile(out / TRAINING_LOG_NAME, loss_csv)
     log(
         {
             "phase": "train",
@@ -126,6 +141,7 @@ def main(variant: str, steps: str) -> None:
             "real_tokens": manifest["real_tokens"],
             "train_seconds": round(manifest["seconds"], 1),
             "real_tokens_per_s": round(manifest["tokens_per_second"], 1),
+            "real_tokens_per_s_after_step_1": after_first_step(loss_csv),
             "wall_incl_load_s": round(time.perf_counter() - start, 1),
             "card_gib": os.environ.get("BENCH_CARD_GIB"),
             "layers_keeping_activations": manifest["layers_keeping_activations"],

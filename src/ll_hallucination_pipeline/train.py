@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
 TRAINING_LOG_NAME = "training_log.csv"
+ELAPSED = "elapsed_s"  # training log column: seconds from the start (or resumption) of training to each step
 RECIPE_NAME = "recipe.toml"
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 ADAPTER_PATH_ENV = "LORA_ADAPTER_PATH"
@@ -88,12 +89,11 @@ def _sft_config(recipe: Recipe, seed: int, work_dir: Path, device: str, compute_
 
 
 def _training_log(log_history: list[dict[str, Any]]) -> str:
-    lines = ["step,loss,learning_rate,num_tokens"]
+    columns = ("step", "loss", "learning_rate", "num_tokens", ELAPSED)
+    lines = [",".join(columns)]
     for entry in log_history:
         if "loss" in entry:
-            lines.append(
-                f"{entry['step']},{entry['loss']:.6f},{entry.get('learning_rate', '')},{entry.get('num_tokens', '')}"
-            )
+            lines.append(",".join(str(entry.get(column, "")) for column in columns))
     return "\n".join(lines) + "\n"
 
 
@@ -135,6 +135,7 @@ def train_adapter(
 
     from .checkpointing import AutoCheckpointing
     from .packed_attention import use_packed_varlen_attention
+    from .step_clock import StepClock
 
     recipe = load_recipe(recipe_file)
     if seed not in recipe.training.seeds:
@@ -174,7 +175,7 @@ def train_adapter(
         train_dataset=Dataset.from_list(examples),
         processing_class=tokenizer,
         peft_config=lora,
-        callbacks=[sizing] if sizing else None,
+        callbacks=[StepClock(ELAPSED), *([sizing] if sizing else [])],
     )
     checkpoint = get_last_checkpoint(str(work_dir))
     resumed_from = int(checkpoint.rsplit("-", 1)[1]) if checkpoint else 0

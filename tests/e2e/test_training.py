@@ -39,29 +39,29 @@ def write_recipe(path: Path, *, examples: int, epochs: int, save_steps: int) -> 
     return path
 
 
+def train(recipe: Path, model: Path, data: Path, out: Path, work: Path) -> dict:
+    """Train seed 0 of ``recipe`` on the CPU in NF4 (float32 compute)."""
+    return train_adapter(recipe, 0, model_dir=model, data_file=data, out_dir=out, work_dir=work, quantization=NF4_CPU)
+
+
 @pytest.fixture(scope="module")
 def trained(converted_model, alpaca, tmp_path_factory) -> tuple[Path, dict]:
     tmp = tmp_path_factory.mktemp("train")
     recipe = write_recipe(tmp / "qlora_t.toml", examples=4, epochs=6, save_steps=100)
     weights_before = sha256_file(converted_model / "model.safetensors")
-    manifest = train_adapter(
-        recipe,
-        0,
-        model_dir=converted_model,
-        data_file=alpaca,
-        out_dir=tmp / "adapters/t_seed0",
-        work_dir=tmp / "work",
-        quantization=NF4_CPU,
-    )
+    manifest = train(recipe, converted_model, alpaca, tmp / "adapters/t_seed0", tmp / "work")
     assert sha256_file(converted_model / "model.safetensors") == weights_before  # base weights untouched
     return tmp / "adapters/t_seed0", manifest
 
 
 def test_loss_falls_and_lora_weights_change(trained):
     adapter, manifest = trained
-    rows = (adapter / "training_log.csv").read_text().splitlines()[1:]
+    header, *rows = (adapter / "training_log.csv").read_text().splitlines()
+    assert header == "step,loss,learning_rate,num_tokens,elapsed_s"
     losses = [float(r.split(",")[1]) for r in rows]
     assert len(losses) == manifest["global_steps"] == 6
+    elapsed = [float(r.split(",")[4]) for r in rows]
+    assert elapsed[0] > 0 and elapsed == sorted(elapsed) and elapsed[-1] <= manifest["seconds"]
     assert sum(losses[-2:]) / 2 < 0.8 * sum(losses[:2]) / 2, losses
     with safe_open(adapter / "adapter_model.safetensors", "pt") as weights:
         keys = list(weights.keys())
@@ -93,9 +93,7 @@ def test_kill_and_resume_from_checkpoint(converted_model, alpaca, tmp_path):
     proc.wait()
     assert not out.exists()  # no half adapter directory
     done_steps = max(int(p.name.split("-")[1]) for p in work.glob("checkpoint-*"))
-    manifest = train_adapter(
-        recipe, 0, model_dir=converted_model, data_file=alpaca, out_dir=out, work_dir=work, quantization=NF4_CPU
-    )
+    manifest = train(recipe, converted_model, alpaca, out, work)
     assert manifest["resumed_from_step"] == done_steps >= 2
     assert manifest["global_steps"] == 6
     assert not work.exists()
@@ -121,15 +119,7 @@ def test_adapter_checks(trained, converted_model, tmp_path):
 def test_too_few_examples_is_refused(converted_model, alpaca, tmp_path):
     recipe = write_recipe(tmp_path / "qlora_big.toml", examples=1000, epochs=1, save_steps=2)
     with pytest.raises(PipelineInputError, match="num_examples=1000 but .* has 32; lower"):
-        train_adapter(
-            recipe,
-            0,
-            model_dir=converted_model,
-            data_file=alpaca,
-            out_dir=tmp_path / "o",
-            work_dir=tmp_path / "w",
-            quantization=NF4_CPU,
-        )
+        train(recipe, converted_model, alpaca, tmp_path / "o", tmp_path / "w")
     assert not (tmp_path / "o").exists()
 
 
