@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -rf evals/baseline evals/postqlora evals/compare evals/drafts adapters cache/scores benchmarks
 start=$(date +%s)
-(command -v uv >/dev/null || pip install uv) && uv run snakemake all --cores 1 --resources gpu=1
+(command -v uv >/dev/null || pip install uv) && uv run snakemake all --cores all --resources gpu=1
 end=$(date +%s)
 echo "README command 1 wall time: $((end - start)) s on $(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p'))"
 find benchmarks -name '*.tsv' | sort | while read -r f; do printf '%s\t' "$f"; sed -n 2p "$f" | cut -f1; done

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -rf adapters/tiny_seed0 adapters/.work/tiny_seed0
-uv run snakemake adapters/tiny_seed0 --cores 1 --resources gpu=1 -q
+uv run snakemake adapters/tiny_seed0 --cores all --resources gpu=1 -q
 uv run python - <<'PY'
 import json
 m = json.load(open("adapters/tiny_seed0/manifest.json"))

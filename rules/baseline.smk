@@ -11,6 +11,7 @@ rule evaluate_baseline:
         "benchmarks/evaluate_baseline/{task}.tsv"
     conda:
         "../envs/pipeline.yaml"
+    threads: TORCH_THREADS
     resources:
         gpu=1,
     params:

@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -15,6 +16,11 @@ from ll_hallucination_pipeline.train import ADAPTER_PATH_ENV, external_adapter
 # One readable line for a bad config (key, value, fix), then Snakemake's own check.
 check_config(config)
 validate(config, str(SCHEMA_PATH))
+
+# Threads of each torch job (smoke test, evaluation, training): Snakemake sets OMP_NUM_THREADS to a job's
+# threads (1 when a rule declares none) and caps them at --cores; on SLURM each such job asks for this many
+# CPUs. At most 8, never more than the machine reading this workflow has; `--set-threads RULE=N` overrides.
+TORCH_THREADS = min(8, os.cpu_count() or 1)
 
 EMBEDDED_MODEL_DIR = "models/smollm2-135m-instruct"
 USER_MODEL_DIR = resolve_model_path(config["model"]["path"])

@@ -6,6 +6,7 @@ rule snapshot_environment:
         "logs/snapshot_environment.log",
     conda:
         "../envs/pipeline.yaml"
+    threads: TORCH_THREADS
     resources:
         gpu=1,  # the snapshot describes the machine the GPU jobs run on
     script:
@@ -21,6 +22,7 @@ rule smoke_test:
         "logs/smoke_test.log",
     conda:
         "../envs/pipeline.yaml"
+    threads: TORCH_THREADS
     resources:
         gpu=1,
     params:

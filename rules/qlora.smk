@@ -11,6 +11,7 @@ rule train_qlora:
         "benchmarks/train_qlora/{recipe}_seed{train_seed}.tsv"
     conda:
         "../envs/pipeline.yaml"
+    threads: TORCH_THREADS
     resources:
         gpu=1,
     params:

@@ -7,6 +7,7 @@ on the CPU; the final CSVs must equal the local run's byte for byte.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -77,3 +78,14 @@ def test_gpu_rules_ask_for_exactly_one_gpu(slurm_run):
         for call in calls:
             gpu_args = re.findall(r"--(?:gpus|gres|gpus-per-\w+)[= ]\S+", call)
             assert gpu_args == (["--gpus=1"] if rule in GPU_RULES else []), (rule, call)
+
+
+@pytest.mark.slow
+def test_torch_jobs_ask_for_their_threads_and_use_them(slurm_run):
+    workdir, log = slurm_run
+    torch_threads = min(8, os.cpu_count() or 1)  # rules/common.smk TORCH_THREADS
+    for rule, calls in _sbatch_calls(log).items():
+        for call in calls:
+            cpus = re.findall(r"--cpus-per-task[= ](\d+)", call)
+            assert cpus == [str(torch_threads if rule in GPU_RULES else 1)], (rule, call)
+    assert f"cpu threads (torch): {torch_threads}\n" in (workdir / "docs/torch_env.txt").read_text()

@@ -44,7 +44,7 @@ if ! pgrep -x munged >/dev/null; then
 fi
 
 # The node claims 16 CPUs whatever this machine has (SlurmdParameters=config_overrides), like a GPU node,
-# so the profile's per-rule cpus_per_task fit; the kernel shares the real cores.
+# so every job's CPUs (its threads) fit; the kernel shares the real cores.
 CPUS=16
 mkdir -p "$CONF_DIR" "$STATE/ctld" "$STATE/d" /var/log/slurm
 cat >"$CONF_DIR/slurm.conf" <<CONF
