@@ -26,10 +26,10 @@ def tiny_data(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 @pytest.fixture(scope="session")
 def baseline_workdir(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The real baseline DAG run once on the embedded model and 6 items per task (a few minutes)."""
+    """The real DAG run once as README command 1 runs it, on the embedded model and 6 items per task (minutes)."""
     workdir = tmp_path_factory.mktemp("baseline")
     write_config(workdir, data={"source": "local", "local_dir": str(tiny_data)}, stats={"bootstrap_iterations": 500})
-    done = run_snakemake(workdir, "all", "--cores", "1", "--resources", "gpu=1")
+    done = run_snakemake(workdir, "all", "--cores", "all", "--resources", "gpu=1")
     assert done.returncode == 0, done.stdout[-4000:]
     return workdir
 
