@@ -344,7 +344,6 @@ def store_upcast_tables_compactly(model: torch.nn.Module, dtype: str) -> None:
     float32 table gives) every number is unchanged, while the float32 copies' memory and the recast of
     lm_head in each autocast matmul are saved.
     """
-
     embeddings, lm_head = model.get_input_embeddings(), model.get_output_embeddings()
     for table in {embeddings.weight, lm_head.weight}:
         table.data = table.data.to(torch_dtype(dtype))
