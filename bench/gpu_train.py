@@ -89,7 +89,7 @@ def after_first_step(training_log: Path) -> float | None:
     """Real tokens/s from the end of step 1 to the last step (step 1 includes first-use tuning and sizing)."""
     from ll_hallucination_pipeline.train import ELAPSED
 
-    rows = list(csv.DictReader(training_log.open()))
+    rows = list(csv.DictReader(training_log.read_text().splitlines()))
     if len(rows) < 2:
         return None
     first, last = rows[0], rows[-1]

@@ -1,10 +1,10 @@
-import os
 from pathlib import Path
 
 from snakemake.utils import validate
 
 from ll_hallucination_pipeline.config import SCHEMA_PATH, check_config
 from ll_hallucination_pipeline.data import DATASETS, dataset_spec, local_source
+from ll_hallucination_pipeline.environment import torch_job_threads
 from ll_hallucination_pipeline.errors import PipelineInputError
 from ll_hallucination_pipeline.model import (
     quantization_from_config,
@@ -17,10 +17,8 @@ from ll_hallucination_pipeline.train import ADAPTER_PATH_ENV, external_adapter
 check_config(config)
 validate(config, str(SCHEMA_PATH))
 
-# Threads of each torch job (smoke test, evaluation, training): Snakemake sets OMP_NUM_THREADS to a job's
-# threads (1 when a rule declares none) and caps them at --cores; on SLURM each such job asks for this many
-# CPUs. At most 8, never more than the machine reading this workflow has; `--set-threads RULE=N` overrides.
-TORCH_THREADS = min(8, os.cpu_count() or 1)
+# Threads of each torch job (see torch_job_threads); `--set-threads RULE=N` overrides one rule.
+TORCH_THREADS = torch_job_threads()
 
 EMBEDDED_MODEL_DIR = "models/smollm2-135m-instruct"
 USER_MODEL_DIR = resolve_model_path(config["model"]["path"])

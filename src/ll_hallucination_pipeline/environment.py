@@ -13,6 +13,16 @@ from pathlib import Path
 from .io import atomic_write_text
 
 PACKAGES = ("torch", "transformers", "peft", "bitsandbytes", "accelerate", "datasets", "lm-eval", "trl", "snakemake")
+MAX_TORCH_THREADS = 8
+
+
+def torch_job_threads() -> int:
+    """Threads a torch job (smoke test, evaluation, training) declares: up to 8, never more than this machine has.
+
+    Snakemake sets OMP_NUM_THREADS to a job's declared threads (1 when a rule declares none) and caps them at
+    --cores; on SLURM each such job asks for this many CPUs.
+    """
+    return min(MAX_TORCH_THREADS, os.cpu_count() or 1)
 
 
 def package_versions() -> dict[str, str]:

@@ -7,13 +7,13 @@ on the CPU; the final CSVs must equal the local run's byte for byte.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from ll_hallucination_pipeline.environment import torch_job_threads
 from tests.helpers import REPO, run_snakemake, write_config
 
 GPU_RULES = {"snapshot_environment", "smoke_test", "evaluate_baseline", "train_qlora", "evaluate_postqlora"}
@@ -83,7 +83,7 @@ def test_gpu_rules_ask_for_exactly_one_gpu(slurm_run):
 @pytest.mark.slow
 def test_torch_jobs_ask_for_their_threads_and_use_them(slurm_run):
     workdir, log = slurm_run
-    torch_threads = min(8, os.cpu_count() or 1)  # rules/common.smk TORCH_THREADS
+    torch_threads = torch_job_threads()
     for rule, calls in _sbatch_calls(log).items():
         for call in calls:
             cpus = re.findall(r"--cpus-per-task[= ](\d+)", call)
