@@ -8,10 +8,11 @@ to STEPS optimizer steps ("all": the recipe's whole run), as written or changed 
 "nockpt" (no gradient checkpointing), "autockpt" (gradient_checkpointing = "auto"), "noupcast" (upcast_unquantized
 = false), "peftupcast" (the upcast as peft leaves it: embedding table and lm_head in float32 too), "mbN"
 (micro-batch N, accumulation so a step still holds 16 sequences), "initN" (seed N for LoRA init and dropout, data
-order unchanged: the noise between two runs of one recipe); e.g. "packed+liger+nockpt+mb2". Logs real tokens/s
-(the run's, and from step 1's end on), peak GPU memory and the loss curve (bench.jsonl and loss_<variant>.csv under
-$OUT). BENCH_PROFILE=1 also prints the top CUDA kernels; BENCH_CARD_GIB=23 leaves 23 GiB of the GPU free (a 24 GB
-card).
+order unchanged: the noise between two runs of one recipe), "effvarlen" (varlen attention by the memory-efficient
+kernel, not FlashAttention), "mathattn" (PyTorch's math attention kernel only); e.g. "packed+liger+nockpt+mb2".
+Logs real tokens/s (the run's, and from step 1's end on), peak GPU memory and the loss curve (bench.jsonl and
+loss_<variant>.csv under $OUT). BENCH_PROFILE=1 also prints the top CUDA kernels; BENCH_CARD_GIB=23 leaves 23 GiB
+of the GPU free (a 24 GB card).
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ def bench_recipe(variant: str, steps: str) -> Path:
             use_init_seed(int(switch[4:]))
         elif switch == "peftupcast":
             keep_peft_upcast()
+        elif switch == "effvarlen":
+            use_efficient_varlen_kernel()
+        elif switch == "mathattn":
+            use_math_attention_only()
         elif switch not in RECIPES:
             raise SystemExit(f"unknown switch {switch!r}")
     path = WORK / f"qlora_bench_{variant}.toml"
@@ -83,6 +88,47 @@ def keep_peft_upcast() -> None:
     from ll_hallucination_pipeline import train
 
     train.store_upcast_tables_compactly = lambda model, dtype: None
+
+
+def use_efficient_varlen_kernel() -> None:
+    """Per-sequence attention by the memory-efficient kernel (the one plain trl's masked SDPA runs) instead of
+    FlashAttention: SDPA over a jagged nested tensor whose offsets are the packed sequences' boundaries."""
+    import torch
+    import torch.nn.functional as F
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    from ll_hallucination_pipeline import packed_attention
+
+    flash_varlen = packed_attention.packed_varlen_attention
+
+    def efficient_varlen(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+        boundaries = kwargs.get("cu_seq_lens_q")
+        if boundaries is None or query.shape[0] != 1 or dropout:
+            return flash_varlen(module, query, key, value, attention_mask, scaling, dropout, **kwargs)
+        q, k, v = (t[0].transpose(0, 1) for t in (query, key, value))  # [tokens, heads, dim]
+        if k.shape[1] != q.shape[1]:
+            k, v = (t.repeat_interleave(q.shape[1] // t.shape[1], dim=1) for t in (k, v))
+        offsets, longest = boundaries.to(torch.int64), int(kwargs["max_length_q"])
+        q, k, v = (
+            torch.nested.nested_tensor_from_jagged(t, offsets, max_seqlen=longest).transpose(1, 2) for t in (q, k, v)
+        )
+        with sdpa_kernel(SDPBackend.EFFICIENT_ATTENTION):
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=scaling)
+        return out.transpose(1, 2).values()[None].to(query.dtype), None
+
+    packed_attention.packed_varlen_attention = efficient_varlen
+
+
+def use_math_attention_only() -> None:
+    """PyTorch's reference (math) attention kernel everywhere: plain trl with other rounding in attention."""
+    import torch
+
+    for enable in (
+        torch.backends.cuda.enable_flash_sdp,
+        torch.backends.cuda.enable_mem_efficient_sdp,
+        torch.backends.cuda.enable_cudnn_sdp,
+    ):
+        enable(False)
 
 
 def after_first_step(training_log: Path) -> float | None:
