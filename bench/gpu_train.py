@@ -92,10 +92,8 @@ def keep_peft_upcast() -> None:
 
 def use_efficient_varlen_kernel() -> None:
     """Per-sequence attention by the memory-efficient kernel (the one plain trl's masked SDPA runs) instead of
-    FlashAttention: SDPA over a jagged nested tensor whose offsets are the packed sequences' boundaries."""
+    FlashAttention: the kernel's own variable-length form, over the packed sequences' boundaries."""
     import torch
-    import torch.nn.functional as F
-    from torch.nn.attention import SDPBackend, sdpa_kernel
 
     from ll_hallucination_pipeline import packed_attention
 
@@ -105,16 +103,15 @@ def use_efficient_varlen_kernel() -> None:
         boundaries = kwargs.get("cu_seq_lens_q")
         if boundaries is None or query.shape[0] != 1 or dropout:
             return flash_varlen(module, query, key, value, attention_mask, scaling, dropout, **kwargs)
-        q, k, v = (t[0].transpose(0, 1) for t in (query, key, value))  # [tokens, heads, dim]
-        if k.shape[1] != q.shape[1]:
-            k, v = (t.repeat_interleave(q.shape[1] // t.shape[1], dim=1) for t in (k, v))
-        offsets, longest = boundaries.to(torch.int64), int(kwargs["max_length_q"])
-        q, k, v = (
-            torch.nested.nested_tensor_from_jagged(t, offsets, max_seqlen=longest).transpose(1, 2) for t in (q, k, v)
-        )
-        with sdpa_kernel(SDPBackend.EFFICIENT_ATTENTION):
-            out = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=scaling)
-        return out.transpose(1, 2).values()[None].to(query.dtype), None
+        half = torch.get_autocast_dtype("cuda") if torch.is_autocast_enabled("cuda") else query.dtype
+        q, k, v = (t.transpose(1, 2).to(half) for t in (query, key, value))  # [1, tokens, heads, dim]
+        if k.shape[2] != q.shape[2]:
+            k, v = (t.repeat_interleave(q.shape[2] // t.shape[2], dim=2) for t in (k, v))
+        longest, causal_from_top_left = int(kwargs["max_length_q"]), 1
+        out = torch.ops.aten._efficient_attention_forward(
+            q, k, v, None, boundaries, boundaries, longest, longest, 0.0, causal_from_top_left, True, scale=scaling
+        )[0]
+        return out.to(query.dtype), None
 
     packed_attention.packed_varlen_attention = efficient_varlen
 
