@@ -2,17 +2,17 @@
 
 On the lent GPU machine, after `python3 bench/gpu_eval.py setup` (the model and data):
     python3 bench/gpu_train.py VARIANT STEPS
-runs `train_adapter` with configs/qlora_alpaca_10k.toml ("recipe") or qlora_alpaca_10k_fast.toml ("fast") limited
-to STEPS optimizer steps ("all": the recipe's whole run), as written or changed by '+'-joined switches: "packed"
-(padding-free packing), "liger" (liger_kernel), "varlen" (varlen_attention: attention per packed sequence),
-"nockpt" (no gradient checkpointing), "autockpt" (gradient_checkpointing = "auto"), "noupcast" (upcast_unquantized
-= false), "peftupcast" (the upcast as peft leaves it: embedding table and lm_head in float32 too), "mbN"
-(micro-batch N, accumulation so a step still holds 16 sequences), "initN" (seed N for LoRA init and dropout, data
-order unchanged: the noise between two runs of one recipe), "effvarlen" (varlen attention by the memory-efficient
-kernel, not FlashAttention), "mathattn" (PyTorch's math attention kernel only); e.g. "packed+liger+nockpt+mb2".
-Logs real tokens/s (the run's, and from step 1's end on), peak GPU memory and the loss curve (bench.jsonl and
-loss_<variant>.csv under $OUT). BENCH_PROFILE=1 also prints the top CUDA kernels; BENCH_CARD_GIB=23 leaves 23 GiB
-of the GPU free (a 24 GB card).
+runs `train_adapter` with configs/qlora_alpaca_10k.toml ("recipe") or qlora_alpaca_10k_fast.toml ("fast") limited to
+STEPS optimizer steps ("all": the recipe's whole run), as written or changed by '+'-joined switches: "packed"
+(padding-free packing), "liger" (liger_kernel), "varlen" (varlen_attention: attention per packed sequence), "nockpt"
+(no gradient checkpointing), "autockpt" (gradient_checkpointing = "auto"), "noupcast" (upcast_unquantized = false),
+"peftupcast" (the upcast as peft leaves it: embedding table and lm_head in float32 too), "mbN" (micro-batch N,
+accumulation so a step still holds 16 sequences), "initN" (seed N for LoRA init and dropout, data order unchanged:
+the noise between two runs of one recipe), "effvarlen" (varlen attention by the memory-efficient kernel, not
+FlashAttention; "fp32varlen" the same in float32), "mathattn" (PyTorch's math attention kernel only); e.g.
+"packed+liger+nockpt+mb2". Logs real tokens/s (the run's, and from step 1's end on), peak GPU memory and the loss
+curve (bench.jsonl and loss_<variant>.csv under $OUT). BENCH_PROFILE=1 also prints the top CUDA kernels;
+BENCH_CARD_GIB=23 leaves 23 GiB of the GPU free (a 24 GB card).
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ def bench_recipe(variant: str, steps: str) -> Path:
             use_init_seed(int(switch[4:]))
         elif switch == "peftupcast":
             keep_peft_upcast()
-        elif switch == "effvarlen":
-            use_efficient_varlen_kernel()
+        elif switch in ("effvarlen", "fp32varlen"):
+            use_efficient_varlen_kernel(in_float32=switch == "fp32varlen")
         elif switch == "mathattn":
             use_math_attention_only()
         elif switch not in RECIPES:
@@ -90,9 +90,10 @@ def keep_peft_upcast() -> None:
     train.store_upcast_tables_compactly = lambda model, dtype: None
 
 
-def use_efficient_varlen_kernel() -> None:
+def use_efficient_varlen_kernel(in_float32: bool) -> None:
     """Per-sequence attention by the memory-efficient kernel (the one plain trl's masked SDPA runs) instead of
-    FlashAttention: the kernel's own variable-length form, over the packed sequences' boundaries."""
+    FlashAttention: the kernel's own variable-length form, over the packed sequences' boundaries; in autocast's
+    dtype, or with ``in_float32`` in the dtype the query comes in (float32 under peft's upcast)."""
     import torch
 
     from ll_hallucination_pipeline import packed_attention
@@ -103,7 +104,8 @@ def use_efficient_varlen_kernel() -> None:
         boundaries = kwargs.get("cu_seq_lens_q")
         if boundaries is None or query.shape[0] != 1 or dropout:
             return flash_varlen(module, query, key, value, attention_mask, scaling, dropout, **kwargs)
-        half = torch.get_autocast_dtype("cuda") if torch.is_autocast_enabled("cuda") else query.dtype
+        autocast = torch.is_autocast_enabled("cuda") and not in_float32
+        half = torch.get_autocast_dtype("cuda") if autocast else query.dtype
         q, k, v = (t.transpose(1, 2).to(half) for t in (query, key, value))  # [1, tokens, heads, dim]
         if k.shape[2] != q.shape[2]:
             k, v = (t.repeat_interleave(q.shape[2] // t.shape[2], dim=2) for t in (k, v))
