@@ -1,0 +1,81 @@
+"""Does varlen attention change what packed training computes, or only its rounding? (issue D, CPU, float32)
+
+    uv run python bench/cpu_packed_training.py
+
+Trains a tiny random Qwen3 with LoRA on all linear layers for a few AdamW steps on trl's padding-free batches
+(several sequences per row), twice from the same seed: with transformers' dense block-diagonal mask (plain trl's
+path) and with the pipeline's per-sequence attention (`use_packed_varlen_attention`), its GPU kernel stood in for
+by per-sequence float32 SDPA. Prints both loss curves and their largest difference: equal curves mean the two
+paths attend the same tokens and pass the same gradients, so a gap on the GPU is the kernels' arithmetic.
+"""
+
+from __future__ import annotations
+
+import torch
+from peft import LoraConfig, get_peft_model
+from transformers import Qwen3Config, Qwen3ForCausalLM
+from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+from ll_hallucination_pipeline import packed_attention
+
+VOCAB, STEPS, ROWS, SEQUENCES_PER_ROW = 200, 6, 4, 3
+
+
+def float32_per_sequence_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+    """transformers' attention signature; each packed sequence attends causally to itself, in float32."""
+    boundaries = kwargs["cu_seq_lens_q"].tolist()
+    key, value = (t.repeat_interleave(query.shape[1] // t.shape[1], dim=1) for t in (key, value))
+    pieces = [
+        torch.nn.functional.scaled_dot_product_attention(
+            query[:, :, start:end], key[:, :, start:end], value[:, :, start:end], is_causal=True, scale=scaling
+        )
+        for start, end in zip(boundaries[:-1], boundaries[1:], strict=True)
+    ]
+    return torch.cat(pieces, dim=2).transpose(1, 2), None
+
+
+def loss_curve(per_sequence: bool) -> list[float]:
+    torch.manual_seed(0)
+    config = Qwen3Config(
+        vocab_size=VOCAB,
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=3,
+        num_attention_heads=8,
+        num_key_value_heads=2,
+        head_dim=16,
+        use_cache=False,
+        attn_implementation="sdpa",
+    )
+    lora = LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", lora_dropout=0.0)
+    model = get_peft_model(Qwen3ForCausalLM(config), lora)
+    if per_sequence:
+        packed_attention.use_packed_varlen_attention(model)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-3)
+    collate = DataCollatorForLanguageModeling(pad_token_id=0, padding_free=True)
+    data = torch.Generator().manual_seed(1)
+    losses = []
+    for _ in range(STEPS):
+        rows = []
+        for _ in range(ROWS):
+            lengths = torch.randint(5, 60, (SEQUENCES_PER_ROW,), generator=data).tolist()
+            tokens = torch.randint(1, VOCAB, (sum(lengths),), generator=data).tolist()
+            rows.append({"input_ids": tokens, "seq_lengths": lengths})
+        loss = model(**collate(rows)).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    return losses
+
+
+def main() -> None:
+    packed_attention.packed_varlen_attention = float32_per_sequence_attention
+    dense, per_sequence = loss_curve(per_sequence=False), loss_curve(per_sequence=True)
+    print("dense block-diagonal mask:", [round(x, 6) for x in dense])
+    print("per-sequence attention:   ", [round(x, 6) for x in per_sequence])
+    print("largest difference:", max(abs(a - b) for a, b in zip(dense, per_sequence, strict=True)))
+
+
+if __name__ == "__main__":
+    main()
