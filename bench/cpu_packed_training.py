@@ -4,14 +4,15 @@
 
 Trains a tiny random Qwen3 with LoRA on all linear layers for a few AdamW steps on trl's padding-free batches
 (several sequences per row), twice from the same seed: with transformers' dense block-diagonal mask (plain trl's
-path) and with the pipeline's per-sequence attention (`use_packed_varlen_attention`), its GPU kernel stood in for
-by per-sequence float32 SDPA. Prints both loss curves and their largest difference: equal curves mean the two
-paths attend the same tokens and pass the same gradients, so a gap on the GPU is the kernels' arithmetic.
+path) and with the pipeline's per-sequence attention (`use_packed_varlen_attention`), its FlashAttention kernel
+stood in for by per-sequence float32 SDPA. Prints both loss curves and their largest difference: equal curves mean
+the two paths attend the same tokens and pass the same gradients, so a gap on the GPU is the kernels' arithmetic.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from peft import LoraConfig, get_peft_model
 from transformers import Qwen3Config, Qwen3ForCausalLM
 from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
@@ -21,17 +22,15 @@ from ll_hallucination_pipeline import packed_attention
 VOCAB, STEPS, ROWS, SEQUENCES_PER_ROW = 200, 6, 4, 3
 
 
-def float32_per_sequence_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
-    """transformers' attention signature; each packed sequence attends causally to itself, in float32."""
-    boundaries = kwargs["cu_seq_lens_q"].tolist()
-    key, value = (t.repeat_interleave(query.shape[1] // t.shape[1], dim=1) for t in (key, value))
+def float32_per_sequence(q, k, v, boundaries, longest, scale):
+    """Stands in for FlashAttention: each sequence of the ``[tokens, heads, dim]`` inputs attends causally to
+    itself, in their dtype (float32 here)."""
+    bounds = boundaries.tolist()
     pieces = [
-        torch.nn.functional.scaled_dot_product_attention(
-            query[:, :, start:end], key[:, :, start:end], value[:, :, start:end], is_causal=True, scale=scaling
-        )
-        for start, end in zip(boundaries[:-1], boundaries[1:], strict=True)
+        F.scaled_dot_product_attention(*(t[start:end].transpose(0, 1) for t in (q, k, v)), is_causal=True, scale=scale)
+        for start, end in zip(bounds[:-1], bounds[1:], strict=True)
     ]
-    return torch.cat(pieces, dim=2).transpose(1, 2), None
+    return torch.cat(pieces, dim=1).transpose(0, 1)
 
 
 def loss_curve(per_sequence: bool) -> list[float]:
@@ -70,7 +69,7 @@ def loss_curve(per_sequence: bool) -> list[float]:
 
 
 def main() -> None:
-    packed_attention.packed_varlen_attention = float32_per_sequence_attention
+    packed_attention.flash_per_sequence = float32_per_sequence
     dense, per_sequence = loss_curve(per_sequence=False), loss_curve(per_sequence=True)
     print("dense block-diagonal mask:", [round(x, 6) for x in dense])
     print("per-sequence attention:   ", [round(x, 6) for x in per_sequence])

@@ -98,24 +98,18 @@ def use_efficient_varlen_kernel(in_float32: bool) -> None:
 
     from ll_hallucination_pipeline import packed_attention
 
-    flash_varlen = packed_attention.packed_varlen_attention
-
-    def efficient_varlen(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
-        boundaries = kwargs.get("cu_seq_lens_q")
-        if boundaries is None or query.shape[0] != 1 or dropout:
-            return flash_varlen(module, query, key, value, attention_mask, scaling, dropout, **kwargs)
+    def efficient_per_sequence(q, k, v, boundaries, longest, scale):
         autocast = torch.is_autocast_enabled("cuda") and not in_float32
-        half = torch.get_autocast_dtype("cuda") if autocast else query.dtype
-        q, k, v = (t.transpose(1, 2).to(half) for t in (query, key, value))  # [1, tokens, heads, dim]
-        if k.shape[2] != q.shape[2]:
-            k, v = (t.repeat_interleave(q.shape[2] // t.shape[2], dim=2) for t in (k, v))
-        longest, causal_from_top_left = int(kwargs["max_length_q"]), 1
+        dtype = torch.get_autocast_dtype("cuda") if autocast else q.dtype
+        batched = (t[None].to(dtype) for t in (q, k, v))  # [1, tokens, heads, dim]
+        no_bias, no_dropout, causal_from_top_left, keep_logsumexp_for_backward = None, 0.0, 1, True
+        bounds = (boundaries, boundaries, longest, longest)
         out = torch.ops.aten._efficient_attention_forward(
-            q, k, v, None, boundaries, boundaries, longest, longest, 0.0, causal_from_top_left, True, scale=scaling
+            *batched, no_bias, *bounds, no_dropout, causal_from_top_left, keep_logsumexp_for_backward, scale=scale
         )[0]
-        return out.to(query.dtype), None
+        return out[0].to(q.dtype)
 
-    packed_attention.packed_varlen_attention = efficient_varlen
+    packed_attention.flash_per_sequence = efficient_per_sequence
 
 
 def use_math_attention_only() -> None:

@@ -30,6 +30,20 @@ def _causal_kwargs(varlen_attn: Any) -> dict[str, Any]:
     return {"is_causal": True} if "is_causal" in parameters else {"window_size": (-1, 0)}
 
 
+def flash_per_sequence(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, boundaries: torch.Tensor, longest: int, scale: float | None
+) -> torch.Tensor:
+    """Causal attention within each sequence of ``[tokens, heads, dim]`` inputs bounded by ``boundaries``, by
+    PyTorch's variable-length FlashAttention; returns ``[tokens, heads, dim]`` in ``q``'s dtype."""
+    from torch.nn.attention.varlen import varlen_attn
+
+    # FlashAttention takes half precision only; under kbit training rotary embeddings leave float32 here
+    half = torch.get_autocast_dtype("cuda") if torch.is_autocast_enabled("cuda") else torch.bfloat16
+    halves = (t.to(half) for t in (q, k, v))
+    out = varlen_attn(*halves, boundaries, boundaries, longest, longest, scale=scale, **_causal_kwargs(varlen_attn))
+    return out.to(q.dtype)
+
+
 def packed_varlen_attention(
     module: torch.nn.Module,
     query: torch.Tensor,
@@ -41,7 +55,8 @@ def packed_varlen_attention(
     **kwargs: Any,
 ) -> tuple[torch.Tensor, None]:
     """transformers' attention-function signature: ``query`` ``[1, heads, tokens, dim]``, ``key`` and
-    ``value`` ``[1, kv_heads, tokens, dim]``; returns ``[1, tokens, heads, dim]``."""
+    ``value`` ``[1, kv_heads, tokens, dim]``; returns ``[1, tokens, heads, dim]``. The kernel is
+    :func:`flash_per_sequence`, looked up on each call (the benchmark swaps in others)."""
     boundaries = kwargs.get("cu_seq_lens_q")
     if boundaries is None or query.shape[0] != 1 or dropout:
         from transformers.integrations.sdpa_attention import sdpa_attention_forward
@@ -49,16 +64,11 @@ def packed_varlen_attention(
         return sdpa_attention_forward(
             module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs
         )
-    from torch.nn.attention.varlen import varlen_attn
-
-    # FlashAttention takes half precision only; under kbit training rotary embeddings leave float32 here
-    half = torch.get_autocast_dtype("cuda") if torch.is_autocast_enabled("cuda") else torch.bfloat16
-    q, k, v = (t[0].transpose(0, 1).to(half) for t in (query, key, value))  # [tokens, heads, dim]
+    q, k, v = (t[0].transpose(0, 1) for t in (query, key, value))  # [tokens, heads, dim]
     if k.shape[1] != q.shape[1]:  # grouped-query attention: one key/value head per group of query heads
         k, v = (t.repeat_interleave(q.shape[1] // t.shape[1], dim=1) for t in (k, v))
-    longest = int(kwargs["max_length_q"])
-    out = varlen_attn(q, k, v, boundaries, boundaries, longest, longest, scale=scaling, **_causal_kwargs(varlen_attn))
-    return out[None].to(query.dtype), None
+    out = flash_per_sequence(q, k, v, boundaries, int(kwargs["max_length_q"]), scaling)
+    return out[None], None
 
 
 def use_packed_varlen_attention(model: Any) -> None:
