@@ -88,6 +88,21 @@ def _sft_config(recipe: Recipe, seed: int, work_dir: Path, device: str, compute_
     )
 
 
+def continue_token_count(
+    log_history: list[dict[str, Any]], resumed_from: int
+) -> tuple[list[dict[str, Any]], float]:
+    """The log with ``num_tokens`` counted on across a resumption (trl counts from zero again), and the count
+    at the checkpoint resumed from."""
+    before = max((e.get("num_tokens", 0) for e in log_history if e.get("step", 0) <= resumed_from), default=0)
+    since = [i for i, e in enumerate(log_history) if e.get("step", 0) > resumed_from and "num_tokens" in e]
+    if not since or log_history[since[0]]["num_tokens"] > before:  # not resumed, or counted on already
+        return log_history, before
+    history = list(log_history)
+    for i in since:
+        history[i] = history[i] | {"num_tokens": history[i]["num_tokens"] + before}
+    return history, before
+
+
 def _training_log(log_history: list[dict[str, Any]]) -> str:
     columns = ("step", "loss", "learning_rate", "num_tokens", ELAPSED)
     lines = [",".join(columns)]
@@ -184,9 +199,8 @@ def train_adapter(
     start = time.perf_counter()
     output = trainer.train(resume_from_checkpoint=checkpoint)
     seconds = time.perf_counter() - start
-    history = trainer.state.log_history
+    history, tokens_before = continue_token_count(trainer.state.log_history, resumed_from)
     tokens_seen = max((e.get("num_tokens", 0) for e in history), default=0)
-    tokens_before = max((e.get("num_tokens", 0) for e in history if e.get("step", 0) <= resumed_from), default=0)
     manifest = {
         "recipe": recipe.name,
         "seed": seed,

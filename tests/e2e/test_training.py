@@ -97,6 +97,9 @@ def test_kill_and_resume_from_checkpoint(converted_model, alpaca, tmp_path):
     assert manifest["resumed_from_step"] == done_steps >= 2
     assert manifest["global_steps"] == 6
     assert not work.exists()
+    tokens = [float(r.split(",")[3]) for r in (out / "training_log.csv").read_text().splitlines()[1:]]
+    assert tokens == sorted(tokens) and len(set(tokens)) == 6  # counted on across the resumption
+    assert manifest["real_tokens"] == tokens[-1] and manifest["tokens_per_second"] > 0
 
 
 def test_adapter_checks(trained, converted_model, tmp_path):
