@@ -88,9 +88,7 @@ def _sft_config(recipe: Recipe, seed: int, work_dir: Path, device: str, compute_
     )
 
 
-def continue_token_count(
-    log_history: list[dict[str, Any]], resumed_from: int
-) -> tuple[list[dict[str, Any]], float]:
+def continue_token_count(log_history: list[dict[str, Any]], resumed_from: int) -> tuple[list[dict[str, Any]], float]:
     """The log with ``num_tokens`` counted on across a resumption (trl counts from zero again), and the count
     at the checkpoint resumed from."""
     before = max((e.get("num_tokens", 0) for e in log_history if e.get("step", 0) <= resumed_from), default=0)
