@@ -9,7 +9,9 @@ STEPS optimizer steps ("all": the recipe's whole run), as written or changed by 
 "peftupcast" (the upcast as peft leaves it: embedding table and lm_head in float32 too), "mbN" (micro-batch N,
 accumulation so a step still holds 16 sequences), "initN" (seed N for LoRA init and dropout, data order unchanged:
 the noise between two runs of one recipe), "effvarlen" (varlen attention by the memory-efficient kernel, not
-FlashAttention; "fp32varlen" the same in float32), "mathattn" (PyTorch's math attention kernel only); e.g.
+FlashAttention; "fp32varlen" the same in float32), "mathattn" (PyTorch's math attention kernel only),
+"gradprobe" (keep step 1's LoRA gradients; `python3 bench/gpu_train.py compare-grads REFERENCE VARIANT...`
+then compares them per module kind); e.g.
 "packed+liger+nockpt+mb2". Logs real tokens/s (the run's, and from step 1's end on), peak GPU memory and the loss
 curve (bench.jsonl and loss_<variant>.csv under $OUT). BENCH_PROFILE=1 also prints the top CUDA kernels;
 BENCH_CARD_GIB=23 leaves 23 GiB of the GPU free (a 24 GB card).
@@ -62,6 +64,8 @@ def bench_recipe(variant: str, steps: str) -> Path:
             use_efficient_varlen_kernel(in_float32=switch == "fp32varlen")
         elif switch == "mathattn":
             use_math_attention_only()
+        elif switch == "gradprobe":
+            save_first_gradients(WORK / f"grads_{variant}.pt")
         elif switch not in RECIPES:
             raise SystemExit(f"unknown switch {switch!r}")
     path = WORK / f"qlora_bench_{variant}.toml"
@@ -122,6 +126,55 @@ def use_math_attention_only() -> None:
         torch.backends.cuda.enable_cudnn_sdp,
     ):
         enable(False)
+
+
+def save_first_gradients(path: Path) -> None:
+    """Keep the LoRA gradients of the first optimizer step before clipping (all runs start from the same weights)."""
+    import torch
+    from transformers import Trainer
+
+    clip = Trainer._clip_grad_norm
+
+    def keep_then_clip(trainer, model):
+        if trainer.state.global_step == 0:
+            grads = {n: p.grad.float().cpu() for n, p in model.named_parameters() if p.grad is not None}
+            torch.save(grads, path)
+        return clip(trainer, model)
+
+    Trainer._clip_grad_norm = keep_then_clip
+
+
+def module_kind(name: str) -> str:
+    """'...layers.3.self_attn.q_proj.lora_B.default.weight' -> 'q_proj.B'."""
+    return re.sub(r".*\.(\w+_proj)\.lora_(\w).*", r"\1.\2", name)
+
+
+def compare_gradients(reference: str, *others: str) -> None:
+    """Per LoRA module kind, each run's first-step gradients against the reference run's: L1 and L2 norm ratios
+    and cosine similarity (what an Adam step of a few updates follows)."""
+    import torch
+
+    ref = torch.load(WORK / f"grads_{reference}.pt")
+    for other in others:
+        grads = torch.load(WORK / f"grads_{other}.pt")
+        for kind in sorted(set(map(module_kind, ref))):
+            names = [n for n in ref if module_kind(n) == kind]
+            a = torch.cat([ref[n].flatten() for n in names])
+            b = torch.cat([grads[n].flatten() for n in names])
+            if not a.any():  # lora_A while lora_B is still zero
+                continue
+            log(
+                {
+                    "phase": "grads",
+                    "run": other,
+                    "reference": reference,
+                    "module": kind,
+                    "l1_ratio": round((b.abs().sum() / a.abs().sum()).item(), 5),
+                    "l2_ratio": round((b.norm() / a.norm()).item(), 5),
+                    "cosine": round(torch.nn.functional.cosine_similarity(a, b, dim=0).item(), 6),
+                    "sign_agreement": round((a.sign() == b.sign()).float().mean().item(), 5),
+                }
+            )
 
 
 def after_first_step(training_log: Path) -> float | None:
@@ -191,4 +244,7 @@ def main(variant: str, steps: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    if sys.argv[1] == "compare-grads":
+        compare_gradients(*sys.argv[2:])
+    else:
+        main(*sys.argv[1:])
