@@ -111,7 +111,7 @@ def use_efficient_varlen_kernel(in_float32: bool) -> None:
         out = torch.ops.aten._efficient_attention_forward(
             *batched, no_bias, *bounds, no_dropout, causal_from_top_left, keep_logsumexp_for_backward, scale=scale
         )[0]
-        return out[0].to(q.dtype)
+        return out[0]
 
     packed_attention.flash_per_sequence = efficient_per_sequence
 

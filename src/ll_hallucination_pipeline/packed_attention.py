@@ -34,14 +34,21 @@ def flash_per_sequence(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, boundaries: torch.Tensor, longest: int, scale: float | None
 ) -> torch.Tensor:
     """Causal attention within each sequence of ``[tokens, heads, dim]`` inputs bounded by ``boundaries``, by
-    PyTorch's variable-length FlashAttention; returns ``[tokens, heads, dim]`` in ``q``'s dtype."""
+    PyTorch's variable-length FlashAttention; returns ``[tokens, heads, dim]`` in half precision."""
     from torch.nn.attention.varlen import varlen_attn
 
     # FlashAttention takes half precision only; under kbit training rotary embeddings leave float32 here
     half = torch.get_autocast_dtype("cuda") if torch.is_autocast_enabled("cuda") else torch.bfloat16
     halves = (t.to(half) for t in (q, k, v))
-    out = varlen_attn(*halves, boundaries, boundaries, longest, longest, scale=scale, **_causal_kwargs(varlen_attn))
-    return out.to(q.dtype)
+    return varlen_attn(*halves, boundaries, boundaries, longest, longest, scale=scale, **_causal_kwargs(varlen_attn))
+
+
+def attention_output_dtype(query: torch.Tensor) -> torch.dtype:
+    """The dtype o_proj gets from transformers' sdpa and flash-attention paths: autocast's under autocast
+    (kbit training's float32 rotary output notwithstanding), else the query's. A float32 output would keep
+    o_proj's LoRA update from bf16 rounding that every other path applies, and change its dropout draws."""
+    device = query.device.type
+    return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else query.dtype
 
 
 def packed_varlen_attention(
@@ -68,7 +75,7 @@ def packed_varlen_attention(
     if k.shape[1] != q.shape[1]:  # grouped-query attention: one key/value head per group of query heads
         k, v = (t.repeat_interleave(q.shape[1] // t.shape[1], dim=1) for t in (k, v))
     out = flash_per_sequence(q, k, v, boundaries, int(kwargs["max_length_q"]), scaling)
-    return out[None], None
+    return out.to(attention_output_dtype(query))[None], None
 
 
 def use_packed_varlen_attention(model: Any) -> None:

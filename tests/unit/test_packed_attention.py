@@ -40,3 +40,17 @@ def test_packed_sequences_attend_only_to_themselves(monkeypatch):
     # computed in bf16 (FlashAttention's precision), compared in float32; a wrong sequence is off by O(1)
     assert torch.allclose(got, expected, atol=3e-2)
     assert not torch.allclose(got[0, 5:14], expected[0, 5:14].roll(1, dims=0), atol=0.1)
+
+
+def test_output_dtype_is_what_sdpa_gives_o_proj_under_autocast(monkeypatch):
+    """kbit training hands attention float32 queries; under autocast transformers' sdpa path gives o_proj
+    autocast's dtype, so the per-sequence path must too (else o_proj's LoRA trains unlike plain trl's)."""
+    monkeypatch.setattr(varlen, "varlen_attn", _reference_varlen)
+    query, key, value = (torch.randn(1, 2, 6, 8) for _ in range(3))
+    boundaries = torch.tensor([0, 2, 6], dtype=torch.int32)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        packed, _ = packed_varlen_attention(
+            torch.nn.Module(), query, key, value, None, cu_seq_lens_q=boundaries, max_length_q=4
+        )
+        dense, _ = packed_varlen_attention(torch.nn.Module(), query, key, value, None, is_causal=True)
+    assert dense.dtype == torch.bfloat16 and packed.dtype == dense.dtype
