@@ -1,4 +1,5 @@
-"""Helpers the tests share: tiny data subsets, running this Snakefile, running lm-eval's own CLI."""
+"""Helpers the tests share: tiny data subsets, running this Snakefile, running lm-eval's own CLI, a CPU stand-in
+for the variable-length FlashAttention kernel."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,3 +54,16 @@ def run_lm_eval_hf(model_args: str, tasks: list[str], tasks_dir: Path, out_dir: 
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     return out_dir
+
+
+def per_sequence_attention(q, k, v, cu_q, cu_k, max_q, max_k, *, scale=None, **causal):
+    """``torch.nn.attention.varlen.varlen_attn`` on the CPU: each sequence of the ``[tokens, heads, dim]`` inputs
+    attends causally to itself, in their dtype."""
+    assert causal in ({"is_causal": True}, {"window_size": (-1, 0)}) and k.shape == q.shape
+    out = torch.empty_like(q)
+    for start, end in zip(cu_q[:-1].tolist(), cu_q[1:].tolist(), strict=True):
+        piece = [t[start:end].transpose(0, 1) for t in (q, k, v)]  # [heads, tokens, dim]
+        out[start:end] = torch.nn.functional.scaled_dot_product_attention(
+            *piece, is_causal=True, scale=scale
+        ).transpose(0, 1)
+    return out

@@ -4,24 +4,13 @@ import pytest
 import torch
 
 from ll_hallucination_pipeline.packed_attention import packed_varlen_attention
+from tests.helpers import per_sequence_attention
 
 varlen = pytest.importorskip("torch.nn.attention.varlen")
 
 
-def _reference_varlen(q, k, v, cu_q, cu_k, max_q, max_k, *, scale=None, **causal):
-    """Per-sequence causal attention on the CPU, standing in for the FlashAttention kernel."""
-    assert causal in ({"is_causal": True}, {"window_size": (-1, 0)}) and k.shape == q.shape
-    out = torch.empty_like(q)
-    for start, end in zip(cu_q[:-1].tolist(), cu_q[1:].tolist(), strict=True):
-        piece = [t[start:end].transpose(0, 1) for t in (q, k, v)]  # [heads, tokens, dim]
-        out[start:end] = torch.nn.functional.scaled_dot_product_attention(
-            *piece, is_causal=True, scale=scale
-        ).transpose(0, 1)
-    return out
-
-
 def test_packed_sequences_attend_only_to_themselves(monkeypatch):
-    monkeypatch.setattr(varlen, "varlen_attn", _reference_varlen)
+    monkeypatch.setattr(varlen, "varlen_attn", per_sequence_attention)
     lengths, heads, kv_heads, dim = [5, 9, 3], 8, 2, 16
     tokens = sum(lengths)
     torch.manual_seed(0)
@@ -45,7 +34,7 @@ def test_packed_sequences_attend_only_to_themselves(monkeypatch):
 def test_output_dtype_is_what_sdpa_gives_o_proj_under_autocast(monkeypatch):
     """kbit training hands attention float32 queries; under autocast transformers' sdpa path gives o_proj
     autocast's dtype, so the per-sequence path must too (else o_proj's LoRA trains unlike plain trl's)."""
-    monkeypatch.setattr(varlen, "varlen_attn", _reference_varlen)
+    monkeypatch.setattr(varlen, "varlen_attn", per_sequence_attention)
     query, key, value = (torch.randn(1, 2, 6, 8) for _ in range(3))
     boundaries = torch.tensor([0, 2, 6], dtype=torch.int32)
     with torch.autocast("cpu", dtype=torch.bfloat16):
