@@ -97,7 +97,8 @@ def keep_peft_upcast() -> None:
 def use_efficient_varlen_kernel(in_float32: bool) -> None:
     """Per-sequence attention by the memory-efficient kernel (the one plain trl's masked SDPA runs) instead of
     FlashAttention: the kernel's own variable-length form, over the packed sequences' boundaries; in autocast's
-    dtype, or with ``in_float32`` in the dtype the query comes in (float32 under peft's upcast)."""
+    dtype, or with ``in_float32`` in the dtype the query comes in (float32 under peft's upcast). The output goes
+    on to o_proj as the pipeline's does (``attention_output_dtype``)."""
     import torch
 
     from ll_hallucination_pipeline import packed_attention
