@@ -11,26 +11,24 @@ the two paths attend the same tokens and pass the same gradients, so a gap on th
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import torch
-import torch.nn.functional as F
 from peft import LoraConfig, get_peft_model
 from transformers import Qwen3Config, Qwen3ForCausalLM
-from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
 from ll_hallucination_pipeline import packed_attention
 
-VOCAB, STEPS, ROWS, SEQUENCES_PER_ROW = 200, 6, 4, 3
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.helpers import packed_training_losses, per_sequence_attention  # noqa: E402
+
+VOCAB, STEPS, ROWS = 200, 6, 4
 
 
 def float32_per_sequence(q, k, v, boundaries, longest, scale):
-    """Stands in for FlashAttention: each sequence of the ``[tokens, heads, dim]`` inputs attends causally to
-    itself, in their dtype (float32 here)."""
-    bounds = boundaries.tolist()
-    pieces = [
-        F.scaled_dot_product_attention(*(t[start:end].transpose(0, 1) for t in (q, k, v)), is_causal=True, scale=scale)
-        for start, end in zip(bounds[:-1], bounds[1:], strict=True)
-    ]
-    return torch.cat(pieces, dim=1).transpose(0, 1)
+    """Stands in for FlashAttention: each sequence attends causally to itself, in the inputs' dtype (float32 here)."""
+    return per_sequence_attention(q, k, v, boundaries, boundaries, longest, longest, scale=scale, is_causal=True)
 
 
 def loss_curve(per_sequence: bool) -> list[float]:
@@ -50,22 +48,7 @@ def loss_curve(per_sequence: bool) -> list[float]:
     model = get_peft_model(Qwen3ForCausalLM(config), lora)
     if per_sequence:
         packed_attention.use_packed_varlen_attention(model)
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-3)
-    collate = DataCollatorForLanguageModeling(pad_token_id=0, padding_free=True)
-    data = torch.Generator().manual_seed(1)
-    losses = []
-    for _ in range(STEPS):
-        rows = []
-        for _ in range(ROWS):
-            lengths = torch.randint(5, 60, (SEQUENCES_PER_ROW,), generator=data).tolist()
-            tokens = torch.randint(1, VOCAB, (sum(lengths),), generator=data).tolist()
-            rows.append({"input_ids": tokens, "seq_lengths": lengths})
-        loss = model(**collate(rows)).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-        losses.append(loss.item())
-    return losses
+    return packed_training_losses(model, [2e-3] * STEPS, rows=ROWS, lengths=(5, 60), vocab=VOCAB, autocast=False)
 
 
 def main() -> None:

@@ -11,10 +11,9 @@ accumulation so a step still holds 16 sequences), "initN" (seed N for LoRA init 
 the noise between two runs of one recipe), "effvarlen" (varlen attention by the memory-efficient kernel, not
 FlashAttention; "fp32varlen" the same in float32), "mathattn" (PyTorch's math attention kernel only),
 "gradprobe" (keep step 1's LoRA gradients; `python3 bench/gpu_train.py compare-grads REFERENCE VARIANT...`
-then compares them per module kind); e.g.
-"packed+liger+nockpt+mb2". Logs real tokens/s (the run's, and from step 1's end on), peak GPU memory and the loss
-curve (bench.jsonl and loss_<variant>.csv under $OUT). BENCH_PROFILE=1 also prints the top CUDA kernels;
-BENCH_CARD_GIB=23 leaves 23 GiB of the GPU free (a 24 GB card).
+then compares them per module kind); e.g. "packed+liger+nockpt+mb2". Logs real tokens/s (the run's, and from step
+1's end on), peak GPU memory and the loss curve (bench.jsonl and loss_<variant>.csv under $OUT). BENCH_PROFILE=1
+also prints the top CUDA kernels; BENCH_CARD_GIB=23 leaves 23 GiB of the GPU free (a 24 GB card).
 """
 
 from __future__ import annotations
@@ -156,10 +155,12 @@ def compare_gradients(reference: str, *others: str) -> None:
     import torch
 
     ref = torch.load(WORK / f"grads_{reference}.pt")
+    kinds: dict[str, list[str]] = {}
+    for name in ref:
+        kinds.setdefault(module_kind(name), []).append(name)
     for other in others:
         grads = torch.load(WORK / f"grads_{other}.pt")
-        for kind in sorted(set(map(module_kind, ref))):
-            names = [n for n in ref if module_kind(n) == kind]
+        for kind, names in sorted(kinds.items()):
             a = torch.cat([ref[n].flatten() for n in names])
             b = torch.cat([grads[n].flatten() for n in names])
             if not a.any():  # lora_A while lora_B is still zero

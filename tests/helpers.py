@@ -1,5 +1,5 @@
-"""Helpers the tests share: tiny data subsets, running this Snakefile, running lm-eval's own CLI, a CPU stand-in
-for the variable-length FlashAttention kernel."""
+"""Helpers the tests (and the CPU packed-training bench) share: tiny data subsets, running this Snakefile, running
+lm-eval's own CLI, a CPU stand-in for the variable-length FlashAttention kernel, packed training steps."""
 
 from __future__ import annotations
 
@@ -67,3 +67,35 @@ def per_sequence_attention(q, k, v, cu_q, cu_k, max_q, max_k, *, scale=None, **c
             *piece, is_causal=True, scale=scale
         ).transpose(0, 1)
     return out
+
+
+def packed_training_losses(
+    model: torch.nn.Module,
+    learning_rates: list[float],
+    *,
+    rows: int,
+    lengths: tuple[int, int],
+    vocab: int,
+    autocast: bool,
+) -> list[float]:
+    """One AdamW step per learning rate on trl's padding-free batches (``rows`` rows of three random sequences of
+    ``lengths`` tokens each, from a fixed seed), under bf16 autocast or not; the loss of each step."""
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad])
+    collate = DataCollatorForLanguageModeling(pad_token_id=0, padding_free=True)
+    data = torch.Generator().manual_seed(1)
+    losses = []
+    for learning_rate in learning_rates:
+        optimizer.param_groups[0]["lr"] = learning_rate
+        sizes = [torch.randint(*lengths, (3,), generator=data).tolist() for _ in range(rows)]
+        batch = [
+            {"input_ids": torch.randint(1, vocab, (sum(n),), generator=data).tolist(), "seq_lengths": n} for n in sizes
+        ]
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            loss = model(**collate(batch), use_cache=False).loss  # trl passes use_cache=False too
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    return losses

@@ -150,16 +150,16 @@ def test_postqlora_scores_use_the_adapter_and_match_lm_eval_peft(trained, conver
         assert max(abs(a - b) for a, b in zip(post[doc_id], base[doc_id], strict=True)) > 1e-3
 
 
-def autocast_loss_curve(model_dir: Path, *, per_sequence: bool, steps: int = 3) -> list[float]:
+def autocast_loss_curve(model_dir: Path, *, per_sequence: bool) -> list[float]:
     """LoRA on the NF4 model trained as on a GPU (peft's float32 upcast, bf16 autocast, warm-up from lr 0: the
     third loss is the first after an update) on trl's padding-free batches, with plain trl's dense attention or
     the pipeline's per-sequence attention (its kernel stood in for on the CPU)."""
     import torch
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
-    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
     from ll_hallucination_pipeline.model import load_model
     from ll_hallucination_pipeline.packed_attention import use_packed_varlen_attention
+    from tests.helpers import packed_training_losses
 
     torch.manual_seed(0)
     base = load_model(model_dir, QuantizationSettings(), device="cpu")
@@ -167,24 +167,7 @@ def autocast_loss_curve(model_dir: Path, *, per_sequence: bool, steps: int = 3) 
     model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", lora_dropout=0.0))
     if per_sequence:
         use_packed_varlen_attention(model)
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad])
-    collate = DataCollatorForLanguageModeling(pad_token_id=0, padding_free=True)
-    data = torch.Generator().manual_seed(1)
-    losses = []
-    for step in range(steps):
-        optimizer.param_groups[0]["lr"] = 0.0 if step == 0 else 2e-4
-        lengths = [torch.randint(20, 120, (3,), generator=data).tolist() for _ in range(2)]
-        rows = [
-            {"input_ids": torch.randint(1, 49000, (sum(n),), generator=data).tolist(), "seq_lengths": n}
-            for n in lengths
-        ]
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            loss = model(**collate(rows), use_cache=False).loss  # trl passes use_cache=False too
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-        losses.append(loss.item())
-    return losses
+    return packed_training_losses(model, [0.0, 2e-4, 2e-4], rows=2, lengths=(20, 120), vocab=49000, autocast=True)
 
 
 def test_per_sequence_attention_trains_like_plain_trl_under_autocast(converted_model, monkeypatch):
