@@ -59,9 +59,6 @@ def setup() -> None:
     import torch
     from transformers import AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
 
-    from ll_hallucination_pipeline.data import local_source, prepare_dataset
-    from ll_hallucination_pipeline.evaluate import _task_yaml
-
     start = time.perf_counter()
     tokenizer = AutoTokenizer.from_pretrained(REPO / ".bench/tok")
     config = Qwen3Config(**QWEN3_8B, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
@@ -73,7 +70,17 @@ def setup() -> None:
     del model
     torch.cuda.empty_cache()
     save_nf4(BF16, NF4)
-    for task in TASKS if os.environ.get("BENCH_TRAIN_ONLY") != "1" else ():  # training needs no task files
+    if os.environ.get("BENCH_TRAIN_ONLY") != "1":  # training needs no task files
+        prepare_tasks()
+    log({"phase": "setup", "seconds": round(time.perf_counter() - start, 1)})
+
+
+def prepare_tasks() -> None:
+    """Both tasks' data (from .bench/data) and local task YAMLs under WORK, as the pipeline prepares them."""
+    from ll_hallucination_pipeline.data import local_source, prepare_dataset
+    from ll_hallucination_pipeline.evaluate import _task_yaml
+
+    for task in TASKS:
         prepare_dataset(
             task,
             WORK / f"data/{task}.jsonl",
@@ -82,7 +89,6 @@ def setup() -> None:
         )
         (WORK / "tasks").mkdir(parents=True, exist_ok=True)
         (WORK / "tasks" / f"{task}.yaml").write_text(_task_yaml(task, WORK / f"data/{task}.jsonl"))
-    log({"phase": "setup", "seconds": round(time.perf_counter() - start, 1)})
 
 
 def save_nf4(source: Path, target: Path) -> None:
@@ -226,33 +232,41 @@ def runbook(task: str, limit: str | None = None, batch: str = "auto", model: Pat
     return out
 
 
-def reference(limit: str = "20") -> None:
-    """Per-request log-likelihoods of the NF4 model without bf16 rounding: its 4-bit weights dequantized
-    (as bitsandbytes does before each matmul) into a float32 copy, scored by lm-eval's hf backend at batch
-    size 1 with float32 log_softmax. What both bf16 scorers approximate."""
+def float32_reference_samples(model_dir: Path, batch_size: int, limit: int | None = None) -> dict[str, list[dict]]:
+    """lm-eval's per-item samples of an NF4 model without bf16 rounding: its 4-bit weights dequantized (as
+    bitsandbytes does before each matmul) into a float32 copy, scored by lm-eval's hf backend with float32
+    log_softmax. What both bf16 scorers approximate."""
     import torch
     from lm_eval import simple_evaluate
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
     from ll_hallucination_pipeline.model import QuantizationSettings, dequantize_4bit_linears, load_model
-    from ll_hallucination_pipeline.results import request_loglikelihoods
 
-    model = load_model(NF4, QuantizationSettings(), device="cuda")
+    model = load_model(model_dir, QuantizationSettings(), device="cuda")
     dequantize_4bit_linears(model)
     torch.nn.Module.float(model)  # transformers refuses .float() on a model loaded quantized
-    lm = HFLM(pretrained=model, tokenizer=str(NF4), batch_size=1, softmax_dtype=torch.float32)
+    lm = HFLM(pretrained=model, tokenizer=str(model_dir), batch_size=batch_size, softmax_dtype=torch.float32)
+    samples = {}
     for task in TASKS:
         out = simple_evaluate(
             model=lm,
             tasks=[task],
             num_fewshot=0,
-            limit=int(limit),
+            limit=limit,
             log_samples=True,
             task_manager=TaskManager(include_path=str(WORK / "tasks"), include_defaults=False),
         )
-        per_request = request_loglikelihoods(out["samples"][task])
-        (WORK / f"reference_{task}.json").write_text(json.dumps(per_request))
+        samples[task] = out["samples"][task]
+    return samples
+
+
+def reference(limit: str = "20") -> None:
+    """The 8B shape's float32 reference at batch size 1 on the first ``limit`` items, for ``agree``."""
+    from ll_hallucination_pipeline.results import request_loglikelihoods
+
+    for task, rows in float32_reference_samples(NF4, batch_size=1, limit=int(limit)).items():
+        (WORK / f"reference_{task}.json").write_text(json.dumps(request_loglikelihoods(rows)))
     log({"phase": "reference", "limit": limit})
 
 
@@ -298,22 +312,32 @@ def stash(half: str) -> None:
     log({"phase": "stash", "half": half, "bytes": (WORK / f"gguf/part-{half}").stat().st_size})
 
 
-def _item_scores(samples: Path) -> dict[int, tuple[int, float]]:
-    """doc_id -> (argmax choice, the item's metric value: acc for ARC-Easy, mc2 for TruthfulQA)."""
-    from ll_hallucination_pipeline.data import read_jsonl
+def _item_scores(rows: list[dict]) -> dict[int, tuple[int, float, float]]:
+    """doc_id -> (argmax choice, the item's metric value: acc for ARC-Easy, mc2 for TruthfulQA, and the margin:
+    the best choice's log-likelihood minus the runner-up's)."""
     from ll_hallucination_pipeline.results import request_loglikelihoods
 
-    rows = read_jsonl(samples)
     acc = {row["doc_id"]: float(row["acc"]) for row in rows}
-    return {
-        doc: (max(range(len(lls)), key=lls.__getitem__), acc[doc]) for doc, lls in request_loglikelihoods(rows).items()
-    }
+    scores = {}
+    for doc, lls in request_loglikelihoods(rows).items():
+        first, second = sorted(lls, reverse=True)[:2]
+        scores[doc] = (lls.index(first), acc[doc], first - second)
+    return scores
+
+
+def _argmax_agreement(a: dict[int, tuple], b: dict[int, tuple]) -> float:
+    """Share of items whose best choice is the same in both (``_item_scores`` of the same items)."""
+    return sum(a[doc][0] == b[doc][0] for doc in a) / len(a)
 
 
 def embedded() -> None:
-    """The embedded real model on the GPU in NF4: ours vs the runbook's lm-eval command, full data, seed 0."""
+    """The embedded real model on the GPU in NF4, full data, seed 0: ours vs the runbook's lm-eval command,
+    each also against the same NF4 weights scored in float32 (the exact value both bf16 scorers round)."""
+    from ll_hallucination_pipeline.data import read_jsonl
     from ll_hallucination_pipeline.model import EMBEDDED_GGUF, convert_gguf_to_hf
 
+    if not (WORK / "tasks").exists():
+        prepare_tasks()
     gguf = WORK / "gguf" / EMBEDDED_GGUF
     with open(gguf, "wb") as whole:
         for half in "ab":
@@ -321,19 +345,34 @@ def embedded() -> None:
     convert_gguf_to_hf(gguf, SMOL)
     save_nf4(SMOL, SMOL_NF4)
     ours((0,), SMOL_NF4, "embedded_ours")
+    start = time.perf_counter()
+    exact = float32_reference_samples(SMOL_NF4, batch_size=32)
+    log({"phase": "embedded_reference", "seconds": round(time.perf_counter() - start, 1)})
     for task in TASKS:
-        hf = _item_scores(next(runbook(task, model=SMOL_NF4).rglob(f"samples_{task}_*.jsonl")))
-        mine = _item_scores(WORK / f"embedded_ours/{task}_seed0/samples_{task}.jsonl")
-        n = len(hf)
+        rows = {
+            "hf": read_jsonl(next(runbook(task, model=SMOL_NF4).rglob(f"samples_{task}_*.jsonl"))),
+            "ours": read_jsonl(WORK / f"embedded_ours/{task}_seed0/samples_{task}.jsonl"),
+            "float32": exact[task],
+        }
+        scores = {name: _item_scores(r) for name, r in rows.items()}
+        for name, r in rows.items():  # per-item evidence, for reading beside RESULTS
+            with open(OUT / f"embedded_{task}_{name}.jsonl", "w") as handle:
+                handle.writelines(json.dumps({k: row[k] for k in ("doc_id", "acc", "resps")}) + "\n" for row in r)
+        hf, mine, ref = scores["hf"], scores["ours"], scores["float32"]
+        n = len(ref)
         log(
             {
                 "phase": "embedded_agree",
                 "hf_softmax_dtype": HF_SOFTMAX_DTYPE,
                 "task": task,
                 "items": n,
-                "argmax_agreement": sum(hf[d][0] == mine[d][0] for d in hf) / n,
-                "metric_hf": sum(v for _, v in hf.values()) / n,
-                "metric_ours": sum(v for _, v in mine.values()) / n,
+                "argmax_agreement": _argmax_agreement(hf, mine),
+                "argmax_agreement_ours_vs_float32": _argmax_agreement(mine, ref),
+                "argmax_agreement_hf_vs_float32": _argmax_agreement(hf, ref),
+                "float32_margin_where_ours_and_hf_differ": sorted(
+                    round(ref[d][2], 4) for d in ref if hf[d][0] != mine[d][0]
+                ),
+                **{f"metric_{name}": sum(v[1] for v in s.values()) / n for name, s in scores.items()},
             }
         )
 
