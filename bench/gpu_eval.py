@@ -9,7 +9,8 @@ Run on the lent GPU machine from the repo root, after `bash bench/gpu_prepare.sh
     python3 bench/gpu_eval.py agree      # per-request loglik: ours vs hf batch 1 vs hf batch 4 (limit), and vs
                                          # the reference when it was computed
     python3 bench/gpu_eval.py stash a|b  # keep a carried half of the embedded GGUF on the machine
-    python3 bench/gpu_eval.py embedded   # embedded real model (NF4) on the GPU: ours vs the runbook way, full data
+    python3 bench/gpu_eval.py embedded   # embedded real model (NF4) on the GPU, full data: ours vs the runbook way,
+                                         # each vs the same weights scored in float32
     python3 bench/gpu_eval.py summary [bench.jsonl ...]  # timings, ratio, peak memory, agreement in one record
 No download is possible there: random weights, the embedded model's real tokenizer (.bench/tok).
 """
