@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import logging
@@ -110,6 +111,16 @@ def _training_log(log_history: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def resume_in_trained_dtypes(model: Any) -> None:
+    """Make the Trainer's resumption load the checkpoint's adapter in the dtypes it is being trained in.
+
+    trl trains a 4-bit model's LoRA weights in bf16, but peft's ``load_adapter`` (what the Trainer resumes
+    through) upcasts an adapter to float32 by default: a resumed run would go on in other arithmetic than an
+    uninterrupted one, and save a float32 adapter.
+    """
+    model.load_adapter = functools.partial(model.load_adapter, autocast_adapter_dtype=False)
+
+
 def _check_gpu_switches(recipe: Recipe, recipe_file: str | Path) -> None:
     """Refuse, before loading anything, a GPU switch this installation cannot honour."""
     from .packed_attention import varlen_kernel_available
@@ -194,6 +205,7 @@ def train_adapter(
     resumed_from = int(checkpoint.rsplit("-", 1)[1]) if checkpoint else 0
     if checkpoint:
         log.info("resuming from %s", checkpoint)
+        resume_in_trained_dtypes(trainer.model)
     start = time.perf_counter()
     output = trainer.train(resume_from_checkpoint=checkpoint)
     seconds = time.perf_counter() - start

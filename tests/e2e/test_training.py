@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from safetensors import safe_open
+from safetensors.torch import load_file
 
 from ll_hallucination_pipeline.data import local_source, prepare_dataset
 from ll_hallucination_pipeline.errors import PipelineInputError
@@ -54,15 +55,20 @@ def trained(converted_model, alpaca, tmp_path_factory) -> tuple[Path, dict]:
     return tmp / "adapters/t_seed0", manifest
 
 
+def losses(adapter: Path) -> list[float]:
+    """The loss at each step, from an adapter's training log."""
+    return [float(r.split(",")[1]) for r in (adapter / "training_log.csv").read_text().splitlines()[1:]]
+
+
 def test_loss_falls_and_lora_weights_change(trained):
     adapter, manifest = trained
     header, *rows = (adapter / "training_log.csv").read_text().splitlines()
     assert header == "step,loss,learning_rate,num_tokens,elapsed_s"
-    losses = [float(r.split(",")[1]) for r in rows]
-    assert len(losses) == manifest["global_steps"] == 6
+    per_step = losses(adapter)
+    assert len(per_step) == manifest["global_steps"] == 6
     elapsed = [float(r.split(",")[4]) for r in rows]
     assert elapsed[0] > 0 and elapsed == sorted(elapsed) and elapsed[-1] <= manifest["seconds"]
-    assert sum(losses[-2:]) / 2 < 0.8 * sum(losses[:2]) / 2, losses
+    assert sum(per_step[-2:]) / 2 < 0.8 * sum(per_step[:2]) / 2, per_step
     with safe_open(adapter / "adapter_model.safetensors", "pt") as weights:
         keys = list(weights.keys())
         assert keys and all("lora_" in k for k in keys)  # only LoRA weights are saved
@@ -100,6 +106,14 @@ def test_kill_and_resume_from_checkpoint(converted_model, alpaca, tmp_path):
     tokens = [float(r.split(",")[3]) for r in (out / "training_log.csv").read_text().splitlines()[1:]]
     assert tokens == sorted(tokens) and len(set(tokens)) == 6  # counted on across the resumption
     assert manifest["real_tokens"] == tokens[-1] and manifest["tokens_per_second"] > 0
+    # The same adapter, to the bit, as a run that was never interrupted (same losses, same bf16 weights).
+    straight = tmp_path / "adapters/straight_seed0"
+    train(recipe, converted_model, alpaca, straight, tmp_path / "work_straight")
+    assert losses(straight) == losses(out)
+    uninterrupted, resumed = (load_file(a / "adapter_model.safetensors") for a in (straight, out))
+    assert uninterrupted.keys() == resumed.keys()
+    for key, tensor in uninterrupted.items():
+        assert tensor.dtype == resumed[key].dtype and tensor.equal(resumed[key]), key
 
 
 def test_adapter_checks(trained, converted_model, tmp_path):
