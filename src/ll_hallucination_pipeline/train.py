@@ -102,6 +102,13 @@ def continue_token_count(log_history: list[dict[str, Any]], resumed_from: int) -
     return history, before
 
 
+def mean_step_loss(log_history: list[dict[str, Any]]) -> float | None:
+    """The mean training loss over every logged step of the run, the steps before a resumption included
+    (the Trainer's own ``training_loss`` counts only the steps since)."""
+    losses = [entry["loss"] for entry in log_history if "loss" in entry]
+    return sum(losses) / len(losses) if losses else None
+
+
 def _training_log(log_history: list[dict[str, Any]]) -> str:
     columns = ("step", "loss", "learning_rate", "num_tokens", ELAPSED)
     lines = [",".join(columns)]
@@ -207,7 +214,7 @@ def train_adapter(
         log.info("resuming from %s", checkpoint)
         resume_in_trained_dtypes(trainer.model)
     start = time.perf_counter()
-    output = trainer.train(resume_from_checkpoint=checkpoint)
+    trainer.train(resume_from_checkpoint=checkpoint)
     seconds = time.perf_counter() - start
     history, tokens_before = continue_token_count(trainer.state.log_history, resumed_from)
     tokens_seen = max((e.get("num_tokens", 0) for e in history), default=0)
@@ -224,7 +231,7 @@ def train_adapter(
         "device": device,
         "global_steps": trainer.state.global_step,
         "resumed_from_step": resumed_from,
-        "train_loss": output.training_loss,
+        "train_loss": mean_step_loss(history),
         "real_tokens": tokens_seen,
         "tokens_per_second": (tokens_seen - tokens_before) / seconds if seconds > 0 else None,
         "seconds": seconds,

@@ -108,8 +108,9 @@ def test_kill_and_resume_from_checkpoint(converted_model, alpaca, tmp_path):
     assert manifest["real_tokens"] == tokens[-1] and manifest["tokens_per_second"] > 0
     # The same adapter, to the bit, as a run that was never interrupted (same losses, same bf16 weights).
     straight = tmp_path / "adapters/straight_seed0"
-    train(recipe, converted_model, alpaca, straight, tmp_path / "work_straight")
+    straight_manifest = train(recipe, converted_model, alpaca, straight, tmp_path / "work_straight")
     assert losses(straight) == losses(out)
+    assert manifest["train_loss"] == straight_manifest["train_loss"]  # over all six steps, not only the resumed ones
     uninterrupted, resumed = (load_file(a / "adapter_model.safetensors") for a in (straight, out))
     assert uninterrupted.keys() == resumed.keys()
     for key, tensor in uninterrupted.items():
