@@ -180,10 +180,13 @@ def compare_gradients(reference: str, *others: str) -> None:
 
 
 def after_first_step(training_log: Path) -> float | None:
-    """Real tokens/s from the end of step 1 to the last step (step 1 includes first-use tuning and sizing)."""
+    """Real tokens/s from the end of step 1 to the last step (step 1 includes first-use tuning and sizing); of a
+    resumed run, from the end of the first step after the resumption, where its clock started again."""
     from ll_hallucination_pipeline.train import ELAPSED
 
     rows = list(csv.DictReader(training_log.read_text().splitlines()))
+    clock = [float(row[ELAPSED]) for row in rows]
+    rows = rows[max((i for i in range(1, len(rows)) if clock[i] < clock[i - 1]), default=0) :]
     if len(rows) < 2:
         return None
     first, last = rows[0], rows[-1]
