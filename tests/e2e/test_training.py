@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import signal
 import subprocess
@@ -18,7 +19,7 @@ from ll_hallucination_pipeline.errors import PipelineInputError
 from ll_hallucination_pipeline.io import sha256_file
 from ll_hallucination_pipeline.model import QuantizationSettings
 from ll_hallucination_pipeline.results import per_request_loglikelihoods
-from ll_hallucination_pipeline.train import check_adapter_dir, train_adapter
+from ll_hallucination_pipeline.train import TRAINING_LOG_NAME, check_adapter_dir, train_adapter
 from tests.helpers import run_lm_eval_hf
 
 pytestmark = pytest.mark.slow
@@ -55,18 +56,19 @@ def trained(converted_model, alpaca, tmp_path_factory) -> tuple[Path, dict]:
     return tmp / "adapters/t_seed0", manifest
 
 
-def losses(adapter: Path) -> list[float]:
-    """The loss at each step, from an adapter's training log."""
-    return [float(r.split(",")[1]) for r in (adapter / "training_log.csv").read_text().splitlines()[1:]]
+def log_column(adapter: Path, column: str) -> list[float]:
+    """One column of an adapter's training log, a value per step."""
+    rows = csv.DictReader((adapter / TRAINING_LOG_NAME).read_text().splitlines())
+    return [float(row[column]) for row in rows]
 
 
 def test_loss_falls_and_lora_weights_change(trained):
     adapter, manifest = trained
-    header, *rows = (adapter / "training_log.csv").read_text().splitlines()
+    header = (adapter / TRAINING_LOG_NAME).read_text().splitlines()[0]
     assert header == "step,loss,learning_rate,num_tokens,elapsed_s"
-    per_step = losses(adapter)
+    per_step = log_column(adapter, "loss")
     assert len(per_step) == manifest["global_steps"] == 6
-    elapsed = [float(r.split(",")[4]) for r in rows]
+    elapsed = log_column(adapter, "elapsed_s")
     assert elapsed[0] > 0 and elapsed == sorted(elapsed) and elapsed[-1] <= manifest["seconds"]
     assert sum(per_step[-2:]) / 2 < 0.8 * sum(per_step[:2]) / 2, per_step
     with safe_open(adapter / "adapter_model.safetensors", "pt") as weights:
@@ -103,13 +105,13 @@ def test_kill_and_resume_from_checkpoint(converted_model, alpaca, tmp_path):
     assert manifest["resumed_from_step"] == done_steps >= 2
     assert manifest["global_steps"] == 6
     assert not work.exists()
-    tokens = [float(r.split(",")[3]) for r in (out / "training_log.csv").read_text().splitlines()[1:]]
+    tokens = log_column(out, "num_tokens")
     assert tokens == sorted(tokens) and len(set(tokens)) == 6  # counted on across the resumption
     assert manifest["real_tokens"] == tokens[-1] and manifest["tokens_per_second"] > 0
     # The same adapter, to the bit, as a run that was never interrupted (same losses, same bf16 weights).
     straight = tmp_path / "adapters/straight_seed0"
     straight_manifest = train(recipe, converted_model, alpaca, straight, tmp_path / "work_straight")
-    assert losses(straight) == losses(out)
+    assert log_column(straight, "loss") == log_column(out, "loss")
     assert manifest["train_loss"] == straight_manifest["train_loss"]  # over all six steps, not only the resumed ones
     uninterrupted, resumed = (load_file(a / "adapter_model.safetensors") for a in (straight, out))
     assert uninterrupted.keys() == resumed.keys()
