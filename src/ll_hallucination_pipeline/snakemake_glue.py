@@ -1,4 +1,4 @@
-"""Helpers for the thin scripts under workflow/scripts/: logging into ``snakemake.log[0]``."""
+"""Helpers for the thin scripts under workflow/scripts/: logging into ``snakemake.log[0]``, a GPU of the job's own."""
 
 from __future__ import annotations
 
@@ -8,17 +8,24 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from .gpu_assignment import gpus_of_own
+
 
 @contextlib.contextmanager
-def logged(log_file: str | Path) -> Iterator[None]:
-    """Send stdout, stderr and logging of the block to ``log_file``; re-raise errors after logging them."""
+def logged(log_file: str | Path, *, gpus: int = 0) -> Iterator[None]:
+    """Send stdout, stderr and logging of the block to ``log_file``; re-raise errors after logging them.
+
+    ``gpus``: the rule's ``gpu`` resource; the block runs on that many GPUs of its own (see
+    :mod:`.gpu_assignment`), so enter it before anything imports torch.
+    """
     Path(log_file).parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "w", encoding="utf-8") as handle:
         old = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = handle
         logging.basicConfig(stream=handle, level=logging.INFO, force=True)
         try:
-            yield
+            with gpus_of_own(gpus):
+                yield
         except Exception as exc:
             handle.write(f"ERROR: {exc}\n")
             raise
