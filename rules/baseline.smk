@@ -1,6 +1,7 @@
 rule evaluate_baseline:
     input:
         model=get_model_dir,
+        model_hash=MODEL_WEIGHTS_RECORD,
         data="data/{task}.jsonl",
     output:
         results=every_seed(BASELINE_RUN, "results.json"),

@@ -21,6 +21,8 @@ validate(config, str(SCHEMA_PATH))
 TORCH_THREADS = torch_job_threads()
 
 EMBEDDED_MODEL_DIR = "models/smollm2-135m-instruct"
+# The base model's weights hash, computed once (see weights_hash.py) and read by every later job.
+MODEL_WEIGHTS_RECORD = "models/base_model.weights_sha256.json"
 USER_MODEL_DIR = resolve_model_path(config["model"]["path"])
 MODEL_LABEL = config["model"]["label"] or (
     USER_MODEL_DIR.name if USER_MODEL_DIR else Path(EMBEDDED_MODEL_DIR).name
@@ -149,7 +151,7 @@ def get_recipe_files(wildcards):
 
 def provenance_inputs():
     """Name -> path of everything the generated documents depend on (hashed into docs/manifest.json)."""
-    items = {"config": "config.yaml", "model": get_model_dir(None)}
+    items = {"config": "config.yaml", "model": MODEL_WEIGHTS_RECORD}
     items |= {f"data/{task}": f"data/{task}.jsonl" for task in TASKS}
     items |= {
         f"data/{RECIPES[r].data.dataset}": f"data/{RECIPES[r].data.dataset}.jsonl"

@@ -9,3 +9,18 @@ rule convert_model:
         "../envs/pipeline.yaml"
     script:
         "../workflow/scripts/convert_model.py"
+
+
+rule hash_base_model:
+    input:
+        model=get_model_dir,
+    output:
+        MODEL_WEIGHTS_RECORD,
+    log:
+        "logs/hash_base_model.log",
+    benchmark:
+        "benchmarks/hash_base_model.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../workflow/scripts/hash_base_model.py"

@@ -1,6 +1,7 @@
 rule train_qlora:
     input:
         model=get_model_dir,
+        model_hash=MODEL_WEIGHTS_RECORD,
         data=get_recipe_data,
         recipe=get_recipe_file,
     output:
@@ -24,6 +25,7 @@ rule train_qlora:
 use rule evaluate_baseline as evaluate_postqlora with:
     input:
         model=get_model_dir,
+        model_hash=MODEL_WEIGHTS_RECORD,
         data="data/{task}.jsonl",
         adapter=get_adapter_dir,
     output:
@@ -38,6 +40,7 @@ use rule evaluate_baseline as evaluate_postqlora with:
 use rule evaluate_baseline_draft as evaluate_postqlora_draft with:
     input:
         model=get_model_dir,
+        model_hash=MODEL_WEIGHTS_RECORD,
         data="data/{task}.jsonl",
         adapter=get_adapter_dir,
     output:

@@ -81,14 +81,17 @@ def build_lm(
     cache_dir: Path,
     adapter_dir: Path | None = None,
     token_budget: TokenBudgetSetting = "auto",
+    model_sha256: str | None = None,
 ) -> Any:
-    """Load the model once and wrap it in the scorer lm-eval calls."""
+    """Load the model once and wrap it in the scorer lm-eval calls (``model_sha256``: see :func:`evaluate_jobs`)."""
     from .score_cache import ScoreCache
     from .scoring import SharedPrefixLM
 
     compile_lm_eval_templates_once()
     device = best_device()
-    fingerprint = model_fingerprint(model_dir, quantization.for_device(device), adapter_dir, device=device)
+    fingerprint = model_fingerprint(
+        model_dir, quantization.for_device(device), adapter_dir, device=device, model_sha256=model_sha256
+    )
     model = load_model(model_dir, quantization, adapter_dir=adapter_dir, device=device, for_inference=True)
     model.eval()
     tokenizer = load_tokenizer(model_dir)
@@ -199,8 +202,12 @@ def evaluate_jobs(
     cache_dir: Path,
     token_budget: TokenBudgetSetting,
     adapter_dir: Path | None = None,
+    model_sha256: str | None = None,
 ) -> list[dict[str, Any]]:
     """Load the model once, evaluate every request (e.g. one task's seeds) and record what produced the numbers.
+
+    ``model_sha256``: the base weights' hash where already known (the DAG reads it from the
+    ``hash_base_model`` record, see :mod:`.weights_hash`); ``None`` hashes them here.
 
     A seed that cannot change the result (lm-eval's record of an earlier request on the same task, data
     and limit says 0-shot loglikelihood scoring) is not rerun: see :func:`reuse_evaluation`. Otherwise
@@ -209,9 +216,18 @@ def evaluate_jobs(
     from .environment import package_versions
     from .io import sha256_file
     from .train import check_adapter_dir
+    from .weights_hash import weights_sha256
 
-    trained = check_adapter_dir(adapter_dir, model_dir) if adapter_dir else {}
-    lm = build_lm(model_dir, quantization, cache_dir=cache_dir, adapter_dir=adapter_dir, token_budget=token_budget)
+    model_sha256 = model_sha256 or weights_sha256(model_dir)
+    trained = check_adapter_dir(adapter_dir, model_dir, model_sha256=model_sha256) if adapter_dir else {}
+    lm = build_lm(
+        model_dir,
+        quantization,
+        cache_dir=cache_dir,
+        adapter_dir=adapter_dir,
+        token_budget=token_budget,
+        model_sha256=model_sha256,
+    )
     device = str(lm.device)
     shared = {
         "model_label": model_label,

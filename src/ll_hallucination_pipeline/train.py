@@ -24,9 +24,9 @@ from .model import (
     load_model,
     load_tokenizer,
     store_upcast_tables_compactly,
-    weights_sha256,
 )
 from .recipe import Recipe, format_prompt, load_recipe
+from .weights_hash import weights_sha256
 
 log = logging.getLogger(__name__)
 
@@ -151,8 +151,11 @@ def train_adapter(
     out_dir: str | Path,
     work_dir: str | Path,
     quantization: QuantizationSettings,
+    model_sha256: str | None = None,
 ) -> dict[str, Any]:
     """Train one (recipe, seed) adapter into ``out_dir``; checkpoints in ``work_dir`` make re-runs resume.
+
+    ``model_sha256``: the base weights' hash where already known (see :mod:`.weights_hash`).
 
     ``out_dir`` appears only when complete: the PEFT adapter files, the recipe as used, the loss per
     step (CSV) and a manifest (sha256 of data, base model and recipe; package versions; throughput).
@@ -224,7 +227,7 @@ def train_adapter(
         "recipe_sha256": sha256_file(recipe_file),
         "data_sha256": sha256_file(data_file),
         "base_model_path": str(model_dir),
-        "base_model_sha256": weights_sha256(model_dir),
+        "base_model_sha256": model_sha256 or weights_sha256(model_dir),
         "quantization": effective.as_dict(),
         "gradient_checkpointing": recipe.training.gradient_checkpointing if checkpointing else False,
         "layers_keeping_activations": sizing.kept if sizing else None,
@@ -246,8 +249,11 @@ def train_adapter(
     return manifest
 
 
-def check_adapter_dir(adapter_dir: str | Path, model_dir: str | Path | None = None) -> dict[str, Any]:
-    """Fail early unless ``adapter_dir`` is a complete adapter (trained on ``model_dir``, if given)."""
+def check_adapter_dir(
+    adapter_dir: str | Path, model_dir: str | Path | None = None, *, model_sha256: str | None = None
+) -> dict[str, Any]:
+    """Fail early unless ``adapter_dir`` is a complete adapter (trained on ``model_dir``, if given, whose
+    weights' hash is ``model_sha256`` where already known)."""
     adapter_dir = Path(adapter_dir)
     if not adapter_dir.is_dir():
         raise PipelineInputError(
@@ -259,7 +265,7 @@ def check_adapter_dir(adapter_dir: str | Path, model_dir: str | Path | None = No
     manifest_file = adapter_dir / MANIFEST_NAME
     manifest = json.loads(manifest_file.read_text()) if manifest_file.is_file() else {}
     trained_on = manifest.get("base_model_sha256")
-    if model_dir is not None and trained_on and trained_on != weights_sha256(model_dir):
+    if model_dir is not None and trained_on and trained_on != (model_sha256 or weights_sha256(model_dir)):
         raise PipelineInputError(
             f"adapter {adapter_dir} was trained on {manifest.get('base_model_path')}, not on the configured "
             f"base model {model_dir}; set MODEL_PATH/model.path to its base or re-train the adapter"

@@ -27,6 +27,7 @@ def test_dry_run_shape_two_tasks_three_seeds(tiny_data, tmp_path):
     assert done.returncode == 0, done.stdout
     assert job_counts(done.stdout) == {
         "convert_model": 1,
+        "hash_base_model": 1,  # the weights hashed once, read by every later job
         "prepare_data": 3,
         "evaluate_baseline": 2,  # one job per task runs its three seeds on one model load
         "snapshot_environment": 1,
@@ -46,7 +47,12 @@ def test_single_target_builds_only_what_it_needs(tiny_data, tmp_path):
     write_config(tmp_path, data={"source": "local", "local_dir": str(tiny_data)})
     done = run_snakemake(tmp_path, "evals/baseline/arc_easy_seed1_full/results.json", "-n")
     assert done.returncode == 0, done.stdout
-    assert job_counts(done.stdout) == {"convert_model": 1, "prepare_data": 1, "evaluate_baseline": 1}
+    assert job_counts(done.stdout) == {
+        "convert_model": 1,
+        "hash_base_model": 1,
+        "prepare_data": 1,
+        "evaluate_baseline": 1,
+    }
     assert "evals/baseline/truthfulqa_mc2_seed" not in done.stdout
 
 
@@ -202,6 +208,6 @@ class TestRealBaselineRun:
             counts = job_counts(done.stdout)
             assert counts["evaluate_baseline"] == 2 and counts["smoke_test"] == 1
             assert counts["train_qlora"] == 1 and counts["evaluate_postqlora"] == 2
-            assert "prepare_data" not in counts and "convert_model" not in counts
+            assert not {"prepare_data", "convert_model", "hash_base_model"} & set(counts)
         finally:
             config.write_text(original)

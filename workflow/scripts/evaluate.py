@@ -7,6 +7,7 @@ from ll_hallucination_pipeline.snakemake_glue import logged
 with logged(snakemake.log[0], gpus=snakemake.resources.gpu):  # noqa: F821
     from ll_hallucination_pipeline.evaluate import EvalRequest, evaluate_jobs
     from ll_hallucination_pipeline.model import QuantizationSettings
+    from ll_hallucination_pipeline.weights_hash import recorded_weights_sha256
 
     sm = snakemake  # noqa: F821
     settings = sm.params.settings
@@ -30,4 +31,5 @@ with logged(snakemake.log[0], gpus=snakemake.resources.gpu):  # noqa: F821
         cache_dir=Path(sm.params.cache_dir),
         token_budget=sm.params.token_budget,
         adapter_dir=Path(sm.input.adapter) if "adapter" in sm.input.keys() else None,  # noqa: SIM118 (Namedlist)
+        model_sha256=recorded_weights_sha256(sm.input.model, sm.input.model_hash),
     )

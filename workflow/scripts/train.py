@@ -5,6 +5,7 @@ from ll_hallucination_pipeline.snakemake_glue import logged
 with logged(snakemake.log[0], gpus=snakemake.resources.gpu):  # noqa: F821
     from ll_hallucination_pipeline.model import QuantizationSettings
     from ll_hallucination_pipeline.train import train_adapter
+    from ll_hallucination_pipeline.weights_hash import recorded_weights_sha256
 
     sm = snakemake  # noqa: F821
     manifest = train_adapter(
@@ -15,5 +16,6 @@ with logged(snakemake.log[0], gpus=snakemake.resources.gpu):  # noqa: F821
         out_dir=sm.output.adapter,
         work_dir=sm.params.work_dir,
         quantization=QuantizationSettings(**sm.params.quantization),
+        model_sha256=recorded_weights_sha256(sm.input.model, sm.input.model_hash),
     )
     print(manifest)
