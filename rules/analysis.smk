@@ -15,6 +15,8 @@ rule compare_prepost:
         ),
     log:
         "logs/compare_prepost.log",
+    benchmark:
+        "benchmarks/compare_prepost.tsv"
     conda:
         "../envs/pipeline.yaml"
     params:
@@ -56,6 +58,8 @@ rule export_docs:
         manifest="docs/manifest.json",
     log:
         "logs/export_docs.log",
+    benchmark:
+        "benchmarks/export_docs.tsv"
     conda:
         "../envs/pipeline.yaml"
     params:
@@ -76,6 +80,8 @@ rule plot_tradeoff:
         pdf="docs/figures/tradeoff_scatter.pdf",
     log:
         "logs/plot_tradeoff.log",
+    benchmark:
+        "benchmarks/plot_tradeoff.tsv"
     conda:
         "../envs/pipeline.yaml"
     script:

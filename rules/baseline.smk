@@ -49,6 +49,8 @@ rule summarize_baseline:
         intervals="evals/baseline/bootstrap_ci.csv",
     log:
         "logs/summarize_baseline.log",
+    benchmark:
+        "benchmarks/summarize_baseline.tsv"
     conda:
         "../envs/pipeline.yaml"
     params:

@@ -6,6 +6,8 @@ rule prepare_data:
         manifest="data/{dataset}.manifest.json",
     log:
         "logs/prepare_data/{dataset}.log",
+    benchmark:
+        "benchmarks/prepare_data/{dataset}.tsv"
     conda:
         "../envs/pipeline.yaml"
     script:

@@ -4,6 +4,8 @@ rule snapshot_environment:
         torch_env="docs/torch_env.txt",
     log:
         "logs/snapshot_environment.log",
+    benchmark:
+        "benchmarks/snapshot_environment.tsv"
     conda:
         "../envs/pipeline.yaml"
     threads: TORCH_THREADS
@@ -20,6 +22,8 @@ rule smoke_test:
         "docs/smoke_test.json",
     log:
         "logs/smoke_test.log",
+    benchmark:
+        "benchmarks/smoke_test.tsv"
     conda:
         "../envs/pipeline.yaml"
     threads: TORCH_THREADS

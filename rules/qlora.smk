@@ -60,3 +60,5 @@ use rule summarize_baseline as summarize_postqlora with:
         intervals="evals/postqlora/bootstrap_ci.csv",
     log:
         "logs/summarize_postqlora.log",
+    benchmark:
+        "benchmarks/summarize_postqlora.tsv"
