@@ -79,7 +79,7 @@ def setup() -> None:
 def prepare_tasks() -> None:
     """Both tasks' data (from .bench/data) and local task YAMLs under WORK, as the pipeline prepares them."""
     from ll_hallucination_pipeline.data import local_source, prepare_dataset
-    from ll_hallucination_pipeline.evaluate import _task_yaml
+    from ll_hallucination_pipeline.evaluate import task_yaml
 
     for task in TASKS:
         prepare_dataset(
@@ -89,7 +89,7 @@ def prepare_tasks() -> None:
             source=local_source(task, REPO / ".bench/data"),
         )
         (WORK / "tasks").mkdir(parents=True, exist_ok=True)
-        (WORK / "tasks" / f"{task}.yaml").write_text(_task_yaml(task, WORK / f"data/{task}.jsonl"))
+        (WORK / "tasks" / f"{task}.yaml").write_text(task_yaml(task, WORK / f"data/{task}.jsonl"))
 
 
 def save_nf4(source: Path, target: Path) -> None:

@@ -55,7 +55,7 @@ class EvalRequest:
             raise PipelineInputError(f"data file {self.data_file} is missing; build it with the prepare_data rule")
 
 
-def _task_yaml(task: str, data_file: Path) -> str:
+def task_yaml(task: str, data_file: Path) -> str:
     """A local task that includes lm-eval's built-in one (absolute path) and reads ``data_file``."""
     import lm_eval.tasks
 
@@ -134,7 +134,7 @@ def run_evaluation(request: EvalRequest, lm: Any, *, metadata: dict[str, Any]) -
         tmp = Path(tmp_name)
         task_dir = tmp / "tasks"
         task_dir.mkdir()
-        (task_dir / f"{request.task}.yaml").write_text(_task_yaml(request.task, request.data_file))
+        (task_dir / f"{request.task}.yaml").write_text(task_yaml(request.task, request.data_file))
         tracker = EvaluationTracker(output_path=str(tmp / "lm_eval"))
         before = dict(lm.stats.as_dict())
         results = simple_evaluate(
@@ -160,6 +160,9 @@ def run_evaluation(request: EvalRequest, lm: Any, *, metadata: dict[str, Any]) -
         os.replace(next(produced.rglob(f"samples_{request.task}_*.jsonl")), tmp / samples_name(request.task))
         after = lm.stats.as_dict()
         counts = {key: after[key] - before.get(key, 0) for key in after}
+        seconds = counts.pop("scoring_seconds")
+        counts["scoring_seconds"] = round(seconds, 3)
+        counts["tokens_per_second"] = round(counts["tokens_run"] / seconds) if seconds else None
         atomic_write_json(tmp / SCORING_NAME, {**counts, **lm.stats.gauges()})
         _publish(tmp, out_dir, request.task)
     return json.loads((out_dir / RESULTS_NAME).read_text())

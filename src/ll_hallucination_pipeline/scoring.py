@@ -8,6 +8,7 @@ model-keyed :class:`~.score_cache.ScoreCache`, so a second seed or a re-run cost
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ class ScoringStats:
     batches: list[int] = field(default_factory=list)
     largest_token_budget: int = 0
     peak_gpu_bytes: int = 0
+    scoring_seconds: float = 0.0  # wall time of the forward passes and everything around them
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -45,6 +47,7 @@ class ScoringStats:
             "contexts_run": self.contexts_run,
             "tokens_run": self.tokens_run,
             "batches": len(self.batches),
+            "scoring_seconds": self.scoring_seconds,
         }
 
     def gauges(self) -> dict[str, Any]:
@@ -184,7 +187,9 @@ class SharedPrefixLM(HFLM):
         self.stats.requests += len(requests)
         self.stats.cache_hits += len(requests) - len(missing)
         if missing:
+            started = time.perf_counter()
             fresh = self._score_pairs(missing)
+            self.stats.scoring_seconds += time.perf_counter() - started
             self.stats.scored += len(fresh)
             new_entries = {self.score_cache.key(*pair): score for pair, score in fresh.items()}
             self.score_cache.put_many(new_entries.items())

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ll_hallucination_pipeline.data import local_source, prepare_dataset
-from ll_hallucination_pipeline.evaluate import EvalRequest, _task_yaml, build_lm, run_evaluation, samples_name
+from ll_hallucination_pipeline.evaluate import EvalRequest, build_lm, run_evaluation, samples_name, task_yaml
 from ll_hallucination_pipeline.model import QuantizationSettings
 from ll_hallucination_pipeline.results import per_request_loglikelihoods
 from tests.helpers import run_lm_eval_hf
@@ -35,7 +35,7 @@ def test_matches_lm_eval_hf_backend(converted_model, data_files, tmp_path):
     tasks_dir.mkdir()
     ours = {}
     for task in TASKS:
-        (tasks_dir / f"{task}.yaml").write_text(_task_yaml(task, data_files[task]))
+        (tasks_dir / f"{task}.yaml").write_text(task_yaml(task, data_files[task]))
         request = EvalRequest(task, 0, data_files[task], tmp_path / "ours" / task)
         ours[task] = run_evaluation(request, lm, metadata={"test": True})
     ref_dir = run_lm_eval_hf(f"pretrained={converted_model}", TASKS, tasks_dir, tmp_path / "ref")

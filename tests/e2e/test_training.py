@@ -144,7 +144,7 @@ def test_too_few_examples_is_refused(converted_model, alpaca, tmp_path):
 
 
 def test_postqlora_scores_use_the_adapter_and_match_lm_eval_peft(trained, converted_model, tiny_data, tmp_path):
-    from ll_hallucination_pipeline.evaluate import EvalRequest, _task_yaml, build_lm, run_evaluation
+    from ll_hallucination_pipeline.evaluate import EvalRequest, build_lm, run_evaluation, task_yaml
 
     adapter, _ = trained
     data = tmp_path / "arc_easy.jsonl"
@@ -154,7 +154,7 @@ def test_postqlora_scores_use_the_adapter_and_match_lm_eval_peft(trained, conver
         lm = build_lm(converted_model, fp32, cache_dir=tmp_path / "cache", adapter_dir=adapter_dir)
         run_evaluation(EvalRequest("arc_easy", 0, data, tmp_path / name), lm, metadata={})
     (tmp_path / "tasks").mkdir()
-    (tmp_path / "tasks" / "arc_easy.yaml").write_text(_task_yaml("arc_easy", data))
+    (tmp_path / "tasks" / "arc_easy.yaml").write_text(task_yaml("arc_easy", data))
     ref = run_lm_eval_hf(
         f"pretrained={converted_model},peft={adapter}", ["arc_easy"], tmp_path / "tasks", tmp_path / "ref"
     )
