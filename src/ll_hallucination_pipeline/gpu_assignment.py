@@ -147,9 +147,10 @@ def assign_gpus(
 
 @contextlib.contextmanager
 def gpus_of_own(count: int) -> Iterator[GpuClaim]:
-    """:func:`assign_gpus` for the block (a job's lifetime), saying in the job's log which devices it got."""
+    """:func:`assign_gpus` for the block (a job's lifetime), saying in a GPU job's log which devices it got."""
     claim = assign_gpus(count)
-    print(claim.describe(), flush=True)
+    if count > 0:
+        print(claim.describe(), flush=True)
     try:
         yield claim
     finally:

@@ -8,7 +8,9 @@ into a ``BitsAndBytesConfig`` by :func:`get_quantization_config`.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +35,8 @@ CPU_DTYPES = (*DTYPES, "auto")
 # (bitsandbytes' own CUDA path for more than one token); on the CPU a LoRA update is added by addmm.
 # Part of every model fingerprint, so scores computed another way are never taken from the cache.
 NUMERICS = "dequantize-then-matmul; cpu lora addmm"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -262,6 +266,7 @@ def load_model(
 
     device = device or best_device()
     settings = settings.for_device(device)
+    started = time.perf_counter()
     model = AutoModelForCausalLM.from_pretrained(
         model_dir,
         quantization_config=get_quantization_config(settings),
@@ -280,6 +285,7 @@ def load_model(
 
             model.to(torch_dtype(settings.compute_dtype))
             fuse_lora_linears(model)
+    log.info("model loaded (%s, %s) in %.1f s", settings.mode, device, time.perf_counter() - started)
     return model
 
 

@@ -22,7 +22,9 @@ def logged(log_file: str | Path, *, gpus: int = 0) -> Iterator[None]:
     with open(log_file, "w", encoding="utf-8") as handle:
         old = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = handle
-        logging.basicConfig(stream=handle, level=logging.INFO, force=True)
+        logging.basicConfig(
+            stream=handle, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+        )
         try:
             with gpus_of_own(gpus):
                 yield

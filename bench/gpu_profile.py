@@ -1,0 +1,73 @@
+"""Where one evaluation job's time goes, through the package's public API: a Python profile of the whole job
+(lm-eval's request building, our batching and masks, the forwards), then a torch profile of its GPU kernels.
+
+On the GPU machine, from the repo root, after `bash bench/gpu_study.sh install .whl-study`:
+    bash bench/gpu_study.sh profile MODEL_DIR TASK    (runs this file; TASK: arc_easy or truthfulqa_mc2)
+MODEL_DIR is a checkpoint (e.g. the study's bf16 one); the task's data file comes from the study's workdir.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import json
+import os
+import pstats
+import shutil
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+WORK = Path(os.environ.get("BENCH_WORK", "/tmp/study"))
+OUT = Path(os.environ.get("OUT", "/tmp/study-out"))
+
+
+def evaluate_once(model_dir: Path, task: str, name: str) -> dict:
+    """One task, one seed, a fresh score cache: what an evaluation job does after its imports."""
+    from ll_hallucination_pipeline.evaluate import EvalRequest, evaluate_jobs
+    from ll_hallucination_pipeline.model import QuantizationSettings
+
+    out_dir = WORK / "profile" / name
+    shutil.rmtree(out_dir, ignore_errors=True)
+    request = EvalRequest(task, 0, WORK / f"study/data/{task}.jsonl", out_dir / "run")
+    start = time.perf_counter()
+    evaluate_jobs(
+        [request],
+        model_dir=model_dir,
+        model_label=model_dir.name,
+        quantization=QuantizationSettings(),
+        cache_dir=out_dir / "cache",
+        token_budget="auto",
+    )
+    scoring = json.loads((out_dir / "run/scoring.json").read_text())
+    return {"wall_seconds": round(time.perf_counter() - start, 1), **scoring}
+
+
+def main(model_dir: Path, task: str) -> None:
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    python_profile = cProfile.Profile()
+    python_profile.enable()
+    first = evaluate_once(model_dir, task, "python")
+    python_profile.disable()
+    text = io.StringIO()
+    pstats.Stats(python_profile, stream=text).sort_stats("cumulative").print_stats(45)
+    (OUT / f"profile-python-{task}.txt").write_text(text.getvalue())
+    print(json.dumps({"phase": "profile_python", "task": task, **first}), flush=True)
+    print("\n".join(text.getvalue().splitlines()[:70]))
+
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as kernels:
+        second = evaluate_once(model_dir, task, "torch")
+    table = kernels.key_averages().table(sort_by="cuda_time_total", row_limit=30)
+    (OUT / f"profile-torch-{task}.txt").write_text(table)
+    print(json.dumps({"phase": "profile_torch", "task": task, **second}), flush=True)
+    print(table)
+    torch.cuda.synchronize()
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO / "src"))
+    main(Path(sys.argv[1]), sys.argv[2])

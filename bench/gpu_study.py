@@ -1,0 +1,368 @@
+"""The whole study through Snakemake on GPUs, as users run it, beside the runbook way's parts.
+
+Here, first: `bash bench/gpu_prepare.sh` (wheels, the embedded tokenizer, task and Alpaca data; all git-ignored).
+On the GPU machine, from the repo root, with the wheels installed (`bench/gpu_study.sh` does all of it):
+    python3 bench/gpu_study.py build 8b|small DIR  # random-weight bf16 checkpoint, the embedded tokenizer
+    python3 bench/gpu_study.py study DIR           # README command 1 with MODEL_PATH=DIR (STUDY_RECIPE, default
+                                                   # alpaca_10k_fast; STUDY_DATA, default .bench/data)
+    python3 bench/gpu_study.py runbook-eval DIR    # the runbook way: lm_eval --model hf on an NF4 copy, one pass
+                                                   # per task, each timed from process start
+    python3 bench/gpu_study.py runbook-train DIR N # the runbook's recipe as written, N steps (trl's SFTTrainer)
+    python3 bench/gpu_study.py twogpu DIR          # the small study on two GPUs at once, then on one: same results?
+    python3 bench/gpu_study.py summary             # per-rule table, totals and ratios from $OUT/study.jsonl
+Everything goes through the pipeline's public settings: config.yaml, recipe files, MODEL_PATH,
+CUDA_VISIBLE_DEVICES and Snakemake's own command line. Each phase appends records to $OUT/study.jsonl.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = Path(os.environ.get("OUT", "/tmp/study-out"))
+WORK = Path(os.environ.get("BENCH_WORK", "/tmp/study"))
+DATA = Path(os.environ.get("STUDY_DATA", REPO / ".bench/data"))
+TASKS = ("truthfulqa_mc2", "arc_easy")
+SCORER_FIGURES = ("tokens_run", "batches", "scoring_seconds", "tokens_per_second", "peak_gpu_gib")
+PASSES = 6  # the study's evaluation passes: baseline and one adapter, x 3 seeds
+# Qwen3-8B's shapes (its config.json), vocabulary kept at Qwen3's size; "small" is for the two-GPU check.
+SHAPES = {
+    "8b": dict(hidden_size=4096, intermediate_size=12288, num_hidden_layers=36, num_attention_heads=32),
+    "small": dict(hidden_size=1024, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=16),
+}
+COMMON_SHAPE = dict(
+    num_key_value_heads=8,
+    head_dim=128,
+    vocab_size=151936,
+    max_position_embeddings=40960,
+    rms_norm_eps=1e-6,
+    rope_theta=1_000_000.0,
+    tie_word_embeddings=False,
+)
+
+
+def record(entry: dict) -> None:
+    print(json.dumps(entry), flush=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    with open(OUT / "study.jsonl", "a") as handle:
+        handle.write(json.dumps(entry) + "\n")
+
+
+def build(shape: str, model_dir: Path) -> None:
+    """A random-weight Qwen3-shaped checkpoint saved in bf16, as users have theirs, with the embedded tokenizer."""
+    import torch
+    from transformers import AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
+
+    start = time.perf_counter()
+    tokenizer = AutoTokenizer.from_pretrained(REPO / ".bench/tok")
+    config = Qwen3Config(
+        **SHAPES[shape], **COMMON_SHAPE, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id
+    )
+    torch.manual_seed(0)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    with torch.device(device):
+        model = Qwen3ForCausalLM(config).to(torch.bfloat16)
+    model.save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    size = sum(f.stat().st_size for f in model_dir.glob("*.safetensors"))
+    record({"phase": "build", "shape": shape, "gib": round(size / 2**30, 2), "seconds": elapsed(start)})
+
+
+def elapsed(start: float) -> float:
+    return round(time.perf_counter() - start, 1)
+
+
+class GpuMemory:
+    """Samples ``nvidia-smi`` every half second: peak memory per GPU, and which processes ran on which GPU."""
+
+    def __init__(self, log_file: Path | None = None) -> None:
+        self.peak: dict[str, int] = {}
+        self.log_file = log_file
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> GpuMemory:
+        if shutil.which("nvidia-smi"):
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _query(self, what: str) -> list[list[str]]:
+        cmd = ["nvidia-smi", f"--query-{what}", "--format=csv,noheader,nounits"]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        return [[cell.strip() for cell in line.split(",")] for line in done.stdout.splitlines() if line.strip()]
+
+    def _run(self) -> None:
+        bus_to_index = {bus: index for index, bus in self._query("gpu=index,pci.bus_id")}
+        while not self._stop.wait(0.5):
+            for index, used in self._query("gpu=index,memory.used"):
+                self.peak[index] = max(self.peak.get(index, 0), int(used))
+            if self.log_file:
+                apps = self._query("compute-apps=pid,gpu_bus_id,used_memory")
+                with open(self.log_file, "a") as handle:
+                    stamp = time.strftime("%H:%M:%S")
+                    for pid, bus, used in apps:
+                        handle.write(f"{stamp} gpu {bus_to_index.get(bus, bus)} pid {pid} {used} MiB\n")
+
+    def peak_gib(self) -> dict[str, float]:
+        return {index: round(mib / 1024, 2) for index, mib in sorted(self.peak.items())}
+
+
+def write_config(workdir: Path, recipe: str, data_dir: Path, recipes_dir: Path = REPO / "configs") -> None:
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = {
+        "data": {"source": "local", "local_dir": str(data_dir)},
+        "qlora": {"recipes": [recipe], "recipes_dir": str(recipes_dir)},
+    }
+    (workdir / "config.yaml").write_text(json.dumps(config, indent=2))
+
+
+def snakemake(workdir: Path, *args: str, env: dict[str, str]) -> float:
+    """Run this repository's Snakefile in ``workdir``; Snakemake's output goes to ``workdir/snakemake.out``."""
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir), *args]
+    start = time.perf_counter()
+    with open(workdir / "snakemake.out", "w") as out:
+        done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env}, check=False)
+    if done.returncode != 0:
+        shutil.copy(workdir / "snakemake.out", OUT / f"{workdir.name}-snakemake.out")
+        print((workdir / "snakemake.out").read_text()[-6000:])
+        raise SystemExit(f"snakemake failed in {workdir} (rc {done.returncode})")
+    return elapsed(start)
+
+
+def rule_times(workdir: Path) -> dict[str, float]:
+    """Each job's wall time, from Snakemake's benchmark files: benchmarks/<rule>[/<wildcards>].tsv."""
+    times = {}
+    for tsv in sorted((workdir / "benchmarks").rglob("*.tsv")):
+        with open(tsv) as handle:
+            row = next(csv.DictReader(handle, delimiter="\t"))
+        times[tsv.relative_to(workdir / "benchmarks").with_suffix("").as_posix()] = round(float(row["s"]), 1)
+    return times
+
+
+def load_seconds(workdir: Path) -> dict[str, float]:
+    """Seconds each GPU job spent loading the model, from the 'model loaded ... in N s' lines of its log."""
+    found = {}
+    for log in sorted((workdir / "logs").rglob("*.log")):
+        for line in log.read_text().splitlines():
+            if "model loaded" in line:
+                found[log.relative_to(workdir / "logs").with_suffix("").as_posix()] = float(line.split(" in ")[-1][:-2])
+    return found
+
+
+def study(model_dir: Path) -> None:
+    """README command 1 with MODEL_PATH: every rule, timed by its benchmark file, peak GPU memory sampled."""
+    recipe = os.environ.get("STUDY_RECIPE", "alpaca_10k_fast")
+    workdir = WORK / "study"
+    shutil.rmtree(workdir, ignore_errors=True)
+    write_config(workdir, recipe, DATA)
+    try:
+        with GpuMemory() as memory:
+            wall = snakemake(
+                workdir, "all", "--cores", "all", "--resources", "gpu=1", env={"MODEL_PATH": str(model_dir)}
+            )
+    finally:  # what finished, also when the study fails or is stopped
+        record({"phase": "study_jobs", "rules": rule_times(workdir), "model_loads": load_seconds(workdir)})
+    scoring = {
+        run.parent.relative_to(workdir / "evals").as_posix(): json.loads(run.read_text())
+        for run in sorted((workdir / "evals").rglob("scoring.json"))
+    }
+    computed = {name: s for name, s in scoring.items() if s.get("scored")}
+    manifest = json.loads(next((workdir / "adapters").glob("*/manifest.json")).read_text())
+    record(
+        {
+            "phase": "study",
+            "recipe": recipe,
+            "wall_seconds": wall,
+            "rules": rule_times(workdir),
+            "model_loads": load_seconds(workdir),
+            "peak_gpu_gib": memory.peak_gib(),
+            "scorer": {name: {k: s[k] for k in SCORER_FIGURES} for name, s in computed.items()},
+            "training": {
+                k: manifest[k]
+                for k in ("global_steps", "real_tokens", "tokens_per_second", "seconds", "layers_keeping_activations")
+            },
+            "train_loss": manifest["train_loss"],
+        }
+    )
+    for name in ("evals/compare/deltas.csv", "evals/baseline/summary.csv"):
+        shutil.copy(workdir / name, OUT / f"study-{Path(name).parent.name}-{Path(name).name}")
+
+
+def runbook_workdir(model_dir: Path, steps: int) -> Path:
+    """A workdir whose one recipe, ``runbook``, is qlora_alpaca_10k.toml as written, stopped after ``steps``."""
+    workdir = WORK / "runbook"
+    recipes = workdir / "configs"
+    recipes.mkdir(parents=True, exist_ok=True)
+    recipe = (REPO / "configs/qlora_alpaca_10k.toml").read_text()
+    (recipes / "qlora_runbook.toml").write_text(recipe.replace("epochs = 1", f"epochs = 1\nmax_steps = {steps}"))
+    write_config(workdir, "runbook", DATA, recipes)
+    return workdir
+
+
+def runbook_eval(model_dir: Path) -> None:
+    """The runbook's evaluation: lm_eval's hf backend on an NF4 copy (transformers 5 takes no load_in_4bit
+    model args), one full pass per task, each timed from process start to results."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
+
+    from ll_hallucination_pipeline.evaluate import task_yaml
+
+    workdir = runbook_workdir(model_dir, 0)
+    snakemake(workdir, *[f"data/{task}.jsonl" for task in TASKS], "--cores", "all", env={"MODEL_PATH": str(model_dir)})
+    start = time.perf_counter()
+    nf4 = WORK / "nf4"
+    quantization = BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=torch.bfloat16,
+    )
+    model = AutoModelForCausalLM.from_pretrained(model_dir, quantization_config=quantization, device_map={"": "cuda"})
+    model.save_pretrained(nf4)
+    AutoTokenizer.from_pretrained(model_dir).save_pretrained(nf4)
+    del model
+    torch.cuda.empty_cache()
+    record({"phase": "runbook_nf4_copy", "seconds": elapsed(start)})
+    for task in TASKS:
+        (workdir / "tasks").mkdir(exist_ok=True)
+        (workdir / "tasks" / f"{task}.yaml").write_text(task_yaml(task, workdir / f"data/{task}.jsonl"))
+        cmd = [sys.executable, "-m", "lm_eval", "--model", "hf", "--model_args", f"pretrained={nf4},dtype=bfloat16"]
+        cmd += ["--include_path", str(workdir / "tasks"), "--tasks", task, "--num_fewshot", "0"]
+        cmd += ["--batch_size", "auto", "--max_batch_size", "4", "--seed", "0,0,0,0"]
+        cmd += ["--output_path", str(workdir / "lm_eval" / task), "--log_samples"]
+        start = time.perf_counter()
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        record({"phase": "runbook_eval", "task": task, "rc": done.returncode, "seconds": elapsed(start)})
+        if done.returncode != 0:
+            print(done.stderr[-4000:])
+
+
+def runbook_train(model_dir: Path, steps: int) -> None:
+    """The runbook's recipe as written, through the pipeline's train rule (trl's SFTTrainer), for ``steps``."""
+    workdir = runbook_workdir(model_dir, steps)
+    env = {"MODEL_PATH": str(model_dir)}
+    snakemake(workdir, "adapters/runbook_seed0", "--cores", "all", "--resources", "gpu=1", env=env)
+    adapter = workdir / "adapters/runbook_seed0"
+    with open(adapter / "training_log.csv") as handle:
+        steps_logged = list(csv.DictReader(handle))
+    first, last = steps_logged[0], steps_logged[-1]
+    after_first = (float(last["num_tokens"]) - float(first["num_tokens"])) / (
+        float(last["elapsed_s"]) - float(first["elapsed_s"])
+    )
+    manifest = json.loads((adapter / "manifest.json").read_text())
+    record(
+        {
+            "phase": "runbook_train",
+            "steps": manifest["global_steps"],
+            "real_tokens": manifest["real_tokens"],
+            "tokens_per_second": round(manifest["tokens_per_second"]),
+            "tokens_per_second_after_step_1": round(after_first),
+            "job_seconds": rule_times(workdir).get("train_qlora/runbook_seed0"),
+        }
+    )
+
+
+def twogpu(model_dir: Path) -> None:
+    """The small study twice: ``--resources gpu=2`` (two GPU jobs at once, each on a GPU of its own) and
+    ``gpu=1``; which process ran on which GPU, the devices each job claimed, and whether the results agree."""
+    recipes = WORK / "twogpu-configs"
+    recipes.mkdir(parents=True, exist_ok=True)
+    tiny = (REPO / "configs/qlora_tiny.toml").read_text()
+    (recipes / "qlora_two.toml").write_text(tiny.replace("seeds = [0]", "seeds = [0, 1]"))
+    env = {"MODEL_PATH": str(model_dir)}
+    os.environ.pop("CUDA_VISIBLE_DEVICES", None)  # as on a workstation: the jobs choose
+    walls = {}
+    for gpus in ("2", "1"):
+        workdir = WORK / f"gpus{gpus}"
+        shutil.rmtree(workdir, ignore_errors=True)
+        write_config(workdir, "two", DATA, recipes)
+        with GpuMemory(OUT / f"nvidia-smi-gpus{gpus}.txt") as memory:
+            walls[gpus] = snakemake(workdir, "all", "--cores", "all", "--resources", f"gpu={gpus}", env=env)
+        claims = {}
+        for log in sorted((workdir / "logs").rglob("*.log")):
+            claims |= {
+                log.relative_to(workdir / "logs").as_posix(): line.split(": ", 1)[1]
+                for line in log.read_text().splitlines()
+                if line.startswith("GPU job:")
+            }
+        record(
+            {
+                "phase": "twogpu",
+                "gpus": gpus,
+                "wall_seconds": walls[gpus],
+                "claims": claims,
+                "peak_gpu_gib": memory.peak_gib(),
+                "rules": rule_times(workdir),
+            }
+        )
+    same = {}
+    for name in ("evals/baseline/summary.csv", "evals/postqlora/summary.csv", "evals/compare/deltas.csv"):
+        same[name] = (WORK / "gpus2" / name).read_bytes() == (WORK / "gpus1" / name).read_bytes()
+        shutil.copy(WORK / "gpus2" / name, OUT / f"twogpu-{Path(name).parent.name}-{Path(name).name}")
+    adapters = {
+        name: (WORK / "gpus2/adapters" / name / "adapter_model.safetensors").read_bytes()
+        == (WORK / "gpus1/adapters" / name / "adapter_model.safetensors").read_bytes()
+        for name in ("two_seed0", "two_seed1")
+    }
+    record({"phase": "twogpu_compare", "identical_files": same, "identical_adapters": adapters})
+
+
+def summary() -> None:
+    entries = [json.loads(line) for line in (OUT / "study.jsonl").read_text().splitlines()]
+    study_run = next(e for e in reversed(entries) if e["phase"] == "study")
+    print(f"{'job':<48} {'seconds':>8}")
+    for job, seconds in study_run["rules"].items():
+        print(f"{job:<48} {seconds:>8.1f}")
+    print(f"{'study wall (snakemake all)':<48} {study_run['wall_seconds']:>8.1f}")
+    ours_pass = sum(study_run["rules"][f"evaluate_baseline/{task}"] for task in TASKS)
+    runbook_evals = {e["task"]: e["seconds"] for e in entries if e["phase"] == "runbook_eval" and e["rc"] == 0}
+    train = next((e for e in entries if e["phase"] == "runbook_train"), None)
+    if len(runbook_evals) == len(TASKS) and train:
+        runbook_pass = sum(runbook_evals.values())
+        runbook_training = study_run["training"]["real_tokens"] / train["tokens_per_second_after_step_1"]
+        total = PASSES * runbook_pass + runbook_training
+        record(
+            {
+                "phase": "summary",
+                "ours_total_s": study_run["wall_seconds"],
+                "runbook_total_s": round(total, 1),
+                "total_ratio": round(total / study_run["wall_seconds"], 1),
+                "ours_pass_s": round(ours_pass, 1),
+                "runbook_pass_s": round(runbook_pass, 1),
+                "pass_ratio": round(runbook_pass / ours_pass, 1),
+                "runbook_training_s": round(runbook_training, 1),
+                "peak_gpu_gib": study_run["peak_gpu_gib"],
+            }
+        )
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO / "src"))
+    phase, *args = sys.argv[1:]
+    if phase == "build":
+        build(args[0], Path(args[1]))
+    elif phase == "study":
+        study(Path(args[0]))
+    elif phase == "runbook-eval":
+        runbook_eval(Path(args[0]))
+    elif phase == "runbook-train":
+        runbook_train(Path(args[0]), int(args[1]))
+    elif phase == "twogpu":
+        twogpu(Path(args[0]))
+    elif phase == "summary":
+        summary()
+    else:
+        raise SystemExit(__doc__)
