@@ -8,7 +8,8 @@ On the GPU machine, from the repo root, with the wheels installed (`bench/gpu_st
     python3 bench/gpu_study.py runbook-eval DIR    # the runbook way: lm_eval --model hf on an NF4 copy, one pass
                                                    # per task, each timed from process start
     python3 bench/gpu_study.py runbook-train DIR N # the runbook's recipe as written, N steps (trl's SFTTrainer)
-    python3 bench/gpu_study.py twogpu DIR          # the small study on two GPUs at once, then on one: same results?
+    python3 bench/gpu_study.py twogpu DIR 2|1      # the small study, two GPU jobs at once (each on its own GPU) or one
+    python3 bench/gpu_study.py twogpu-compare      # the two runs' results and adapters, byte for byte
     python3 bench/gpu_study.py summary             # per-rule table, totals and ratios from $OUT/study.jsonl
 Everything goes through the pipeline's public settings: config.yaml, recipe files, MODEL_PATH,
 CUDA_VISIBLE_DEVICES and Snakemake's own command line. Each phase appends records to $OUT/study.jsonl.
@@ -175,6 +176,7 @@ def study(model_dir: Path) -> None:
             )
     finally:  # what finished, also when the study fails or is stopped
         record({"phase": "study_jobs", "rules": rule_times(workdir), "model_loads": load_seconds(workdir)})
+    report_seconds = snakemake(workdir, "--report", "report.html", env={"MODEL_PATH": str(model_dir)})
     scoring = {
         run.parent.relative_to(workdir / "evals").as_posix(): json.loads(run.read_text())
         for run in sorted((workdir / "evals").rglob("scoring.json"))
@@ -186,6 +188,7 @@ def study(model_dir: Path) -> None:
             "phase": "study",
             "recipe": recipe,
             "wall_seconds": wall,
+            "report_seconds": report_seconds,
             "rules": rule_times(workdir),
             "model_loads": load_seconds(workdir),
             "peak_gpu_gib": memory.peak_gib(),
@@ -275,39 +278,43 @@ def runbook_train(model_dir: Path, steps: int) -> None:
     )
 
 
-def twogpu(model_dir: Path) -> None:
-    """The small study twice: ``--resources gpu=2`` (two GPU jobs at once, each on a GPU of its own) and
-    ``gpu=1``; which process ran on which GPU, the devices each job claimed, and whether the results agree."""
+def twogpu(model_dir: Path, gpus: str) -> None:
+    """The small study (two adapters) with ``--resources gpu=GPUS``: at 2, two GPU jobs at once, each on a GPU
+    it claims; at 1, one at a time. Records which job claimed which devices; nvidia-smi's processes per GPU
+    go to $OUT/nvidia-smi-gpusN.txt. Leave CUDA_VISIBLE_DEVICES unset for the jobs to choose, as on a workstation."""
     recipes = WORK / "twogpu-configs"
     recipes.mkdir(parents=True, exist_ok=True)
     tiny = (REPO / "configs/qlora_tiny.toml").read_text()
     (recipes / "qlora_two.toml").write_text(tiny.replace("seeds = [0]", "seeds = [0, 1]"))
-    env = {"MODEL_PATH": str(model_dir)}
-    os.environ.pop("CUDA_VISIBLE_DEVICES", None)  # as on a workstation: the jobs choose
-    walls = {}
-    for gpus in ("2", "1"):
-        workdir = WORK / f"gpus{gpus}"
-        shutil.rmtree(workdir, ignore_errors=True)
-        write_config(workdir, "two", DATA, recipes)
-        with GpuMemory(OUT / f"nvidia-smi-gpus{gpus}.txt") as memory:
-            walls[gpus] = snakemake(workdir, "all", "--cores", "all", "--resources", f"gpu={gpus}", env=env)
-        claims = {}
-        for log in sorted((workdir / "logs").rglob("*.log")):
-            claims |= {
-                log.relative_to(workdir / "logs").as_posix(): line.split(": ", 1)[1]
-                for line in log.read_text().splitlines()
-                if line.startswith("GPU job:")
-            }
-        record(
-            {
-                "phase": "twogpu",
-                "gpus": gpus,
-                "wall_seconds": walls[gpus],
-                "claims": claims,
-                "peak_gpu_gib": memory.peak_gib(),
-                "rules": rule_times(workdir),
-            }
+    workdir = WORK / f"gpus{gpus}"
+    shutil.rmtree(workdir, ignore_errors=True)
+    write_config(workdir, "two", DATA, recipes)
+    with GpuMemory(OUT / f"nvidia-smi-gpus{gpus}.txt") as memory:
+        wall = snakemake(
+            workdir, "all", "--cores", "all", "--resources", f"gpu={gpus}", env={"MODEL_PATH": str(model_dir)}
         )
+    claims = {}
+    for log in sorted((workdir / "logs").rglob("*.log")):
+        claims |= {
+            log.relative_to(workdir / "logs").as_posix(): line.split(": ", 1)[1]
+            for line in log.read_text().splitlines()
+            if line.startswith("GPU job:")
+        }
+    record(
+        {
+            "phase": "twogpu",
+            "gpus": gpus,
+            "visible": os.environ.get("CUDA_VISIBLE_DEVICES", "unset"),
+            "wall_seconds": wall,
+            "claims": claims,
+            "peak_gpu_gib": memory.peak_gib(),
+            "rules": rule_times(workdir),
+        }
+    )
+
+
+def twogpu_compare() -> None:
+    """Whether the two-GPU run's results equal the one-GPU run's, file by file and adapter by adapter."""
     same = {}
     for name in ("evals/baseline/summary.csv", "evals/postqlora/summary.csv", "evals/compare/deltas.csv"):
         same[name] = (WORK / "gpus2" / name).read_bytes() == (WORK / "gpus1" / name).read_bytes()
@@ -327,7 +334,8 @@ def summary() -> None:
     for job, seconds in study_run["rules"].items():
         print(f"{job:<48} {seconds:>8.1f}")
     print(f"{'study wall (snakemake all)':<48} {study_run['wall_seconds']:>8.1f}")
-    ours_pass = sum(study_run["rules"][f"evaluate_baseline/{task}"] for task in TASKS)
+    print(f"{'report (snakemake --report)':<48} {study_run['report_seconds']:>8.1f}")
+    ours_pass = study_run["rules"]["evaluate_baseline"]  # both tasks, every seed, one job
     runbook_evals = {e["task"]: e["seconds"] for e in entries if e["phase"] == "runbook_eval" and e["rc"] == 0}
     train = next((e for e in entries if e["phase"] == "runbook_train"), None)
     if len(runbook_evals) == len(TASKS) and train:
@@ -361,7 +369,9 @@ if __name__ == "__main__":
     elif phase == "runbook-train":
         runbook_train(Path(args[0]), int(args[1]))
     elif phase == "twogpu":
-        twogpu(Path(args[0]))
+        twogpu(Path(args[0]), args[1])
+    elif phase == "twogpu-compare":
+        twogpu_compare()
     elif phase == "summary":
         summary()
     else:

@@ -9,8 +9,12 @@ export PYTHONPATH="/tmp/site:$PWD/src" PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 HF_DA
 if [ "$1" = install ]; then
   shift
   for dir in "$@"; do
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "$dir"/*.whl
+    # Compiled at install, as uv installs them for users (pyproject's compile-bytecode): where
+    # PYTHONDONTWRITEBYTECODE is set, every job would otherwise compile these packages again on import.
+    python3 -m pip install -q --no-index --no-deps --no-cache-dir --upgrade --target /tmp/site "$dir"/*.whl
   done
+  # The image's own packages too (torch, transformers, ...), where it ships them uncompiled.
+  python3 -m compileall -q -j 0 src "$(python3 -c 'import site; print(site.getsitepackages()[0])')" >/dev/null || true
   python3 -c "import snakemake, lm_eval, bitsandbytes, trl; print('installed')" 2>/dev/null || python3 -c "import lm_eval, bitsandbytes, trl; print('installed (no snakemake yet)')"
   exit 0
 fi

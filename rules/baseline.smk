@@ -2,14 +2,14 @@ rule evaluate_baseline:
     input:
         model=get_model_dir,
         model_hash=MODEL_WEIGHTS_RECORD,
-        data="data/{task}.jsonl",
+        data=TASK_DATA,
     output:
-        results=every_seed(BASELINE_RUN, "results.json"),
-        samples=every_seed(BASELINE_RUN, "samples_{task}.jsonl"),
+        results=every_run(BASELINE_RUN, "results.json"),
+        samples=every_run(BASELINE_RUN, "samples_{task}.jsonl"),
     log:
-        "logs/evaluate_baseline/{task}.log",
+        "logs/evaluate_baseline.log",
     benchmark:
-        "benchmarks/evaluate_baseline/{task}.tsv"
+        "benchmarks/evaluate_baseline.tsv"
     conda:
         "../envs/pipeline.yaml"
     threads: TORCH_THREADS
@@ -17,6 +17,7 @@ rule evaluate_baseline:
         gpu=1,
     params:
         settings=eval_params(),
+        tasks=TASKS,
         seeds=SEEDS,
         limit=get_final_limit,
         cache_dir=EVAL["cache_dir"],
@@ -27,14 +28,15 @@ rule evaluate_baseline:
 
 use rule evaluate_baseline as evaluate_baseline_draft with:
     output:
-        results=every_seed(DRAFT_RUN, "results.json"),
-        samples=every_seed(DRAFT_RUN, "samples_{task}.jsonl"),
+        results=every_run(DRAFT_RUN, "results.json"),
+        samples=every_run(DRAFT_RUN, "samples_{task}.jsonl"),
     log:
-        "logs/evaluate_baseline_draft/{task}_limit{limit}.log",
+        "logs/evaluate_baseline_draft/limit{limit}.log",
     benchmark:
-        "benchmarks/evaluate_baseline_draft/{task}_limit{limit}.tsv"
+        "benchmarks/evaluate_baseline_draft/limit{limit}.tsv"
     params:
         settings=eval_params(),
+        tasks=TASKS,
         seeds=SEEDS,
         limit=lambda wildcards: int(wildcards.limit),
         cache_dir=EVAL["cache_dir"],

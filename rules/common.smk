@@ -35,6 +35,7 @@ BASELINE_RUN = "evals/baseline/{task}_seed{seed}_full"
 DRAFT_RUN = "evals/drafts/baseline/{task}_seed{seed}_limit{limit}"
 POST_RUN = "evals/postqlora/{adapter}/{task}_seed{seed}_full"
 POST_DRAFT_RUN = "evals/drafts/postqlora/{adapter}/{task}_seed{seed}_limit{limit}"
+TASK_DATA = [f"data/{task}.jsonl" for task in TASKS]
 
 # Recipes are validated here, before any job: a malformed one stops the run with its file and key.
 RECIPES = {
@@ -85,9 +86,9 @@ def get_data_source(wildcards):
     return [str(source)] if source else []
 
 
-def every_seed(run, name):
-    """One output per configured seed: a task's seeds share one job (one model load)."""
-    return expand(f"{run}/{name}", seed=SEEDS, allow_missing=True)
+def every_run(run, name):
+    """One output per configured task and seed (task-major): a model's evaluations share one job, one model load."""
+    return expand(f"{run}/{name}", task=TASKS, seed=SEEDS, allow_missing=True)
 
 
 def get_final_limit(wildcards):
@@ -95,7 +96,7 @@ def get_final_limit(wildcards):
     if EVAL["limit"] is not None:
         raise PipelineInputError(
             f"eval.limit={EVAL['limit']} is set but a final-results target was requested; "
-            f"unset eval.limit, or request the draft {DRAFT_RUN.format(task=wildcards.task, seed=SEEDS[0], limit=EVAL['limit'])}/results.json"
+            f"unset eval.limit, or request the draft {DRAFT_RUN.format(task=TASKS[0], seed=SEEDS[0], limit=EVAL['limit'])}/results.json"
         )
     return None
 

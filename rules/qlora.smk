@@ -26,30 +26,30 @@ use rule evaluate_baseline as evaluate_postqlora with:
     input:
         model=get_model_dir,
         model_hash=MODEL_WEIGHTS_RECORD,
-        data="data/{task}.jsonl",
+        data=TASK_DATA,
         adapter=get_adapter_dir,
     output:
-        results=every_seed(POST_RUN, "results.json"),
-        samples=every_seed(POST_RUN, "samples_{task}.jsonl"),
+        results=every_run(POST_RUN, "results.json"),
+        samples=every_run(POST_RUN, "samples_{task}.jsonl"),
     log:
-        "logs/evaluate_postqlora/{adapter}/{task}.log",
+        "logs/evaluate_postqlora/{adapter}.log",
     benchmark:
-        "benchmarks/evaluate_postqlora/{adapter}/{task}.tsv"
+        "benchmarks/evaluate_postqlora/{adapter}.tsv"
 
 
 use rule evaluate_baseline_draft as evaluate_postqlora_draft with:
     input:
         model=get_model_dir,
         model_hash=MODEL_WEIGHTS_RECORD,
-        data="data/{task}.jsonl",
+        data=TASK_DATA,
         adapter=get_adapter_dir,
     output:
-        results=every_seed(POST_DRAFT_RUN, "results.json"),
-        samples=every_seed(POST_DRAFT_RUN, "samples_{task}.jsonl"),
+        results=every_run(POST_DRAFT_RUN, "results.json"),
+        samples=every_run(POST_DRAFT_RUN, "samples_{task}.jsonl"),
     log:
-        "logs/evaluate_postqlora_draft/{adapter}/{task}_limit{limit}.log",
+        "logs/evaluate_postqlora_draft/{adapter}_limit{limit}.log",
     benchmark:
-        "benchmarks/evaluate_postqlora_draft/{adapter}/{task}_limit{limit}.tsv"
+        "benchmarks/evaluate_postqlora_draft/{adapter}_limit{limit}.tsv"
 
 
 use rule summarize_baseline as summarize_postqlora with:

@@ -1,4 +1,4 @@
-"""Snakemake adapter: evaluate one task for every seed with lm-eval (one model load), base model or adapter."""
+"""Snakemake adapter: evaluate every task and seed with lm-eval on one model load, base model or adapter."""
 
 from pathlib import Path
 
@@ -11,17 +11,19 @@ with logged(snakemake.log[0], gpus=snakemake.resources.gpu):  # noqa: F821
 
     sm = snakemake  # noqa: F821
     settings = sm.params.settings
+    data_files = dict(zip(sm.params.tasks, sm.input.data, strict=True))
+    runs = [(task, seed) for task in sm.params.tasks for seed in sm.params.seeds]  # the outputs' order
     requests = [
         EvalRequest(
-            task=sm.wildcards.task,
+            task=task,
             seed=seed,
-            data_file=Path(sm.input.data),
+            data_file=Path(data_files[task]),
             out_dir=Path(results).parent,
             limit=sm.params.limit,
             draft=sm.params.limit is not None,
             num_fewshot=settings["num_fewshot"],
         )
-        for seed, results in zip(sm.params.seeds, sm.output.results, strict=True)
+        for (task, seed), results in zip(runs, sm.output.results, strict=True)
     ]
     evaluate_jobs(
         requests,
