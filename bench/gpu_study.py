@@ -318,7 +318,6 @@ def twogpu_compare() -> None:
     same = {}
     for name in ("evals/baseline/summary.csv", "evals/postqlora/summary.csv", "evals/compare/deltas.csv"):
         same[name] = (WORK / "gpus2" / name).read_bytes() == (WORK / "gpus1" / name).read_bytes()
-        shutil.copy(WORK / "gpus2" / name, OUT / f"twogpu-{Path(name).parent.name}-{Path(name).name}")
     adapters = {
         name: (WORK / "gpus2/adapters" / name / "adapter_model.safetensors").read_bytes()
         == (WORK / "gpus1/adapters" / name / "adapter_model.safetensors").read_bytes()
