@@ -286,10 +286,12 @@ class SharedPrefixLM(HFLM):
         target_lp, is_argmax = _score_targets(
             head, hidden[rows, columns], torch.tensor(layout.target_tokens, device=device)
         )
-        owner = torch.tensor(layout.target_owner, device=device)
+        # Summed per continuation on the CPU, in order: CUDA's index_add_ adds by atomics, in an order that
+        # changes from run to run (1e-4 apart on the same GPU and inputs).
+        owner = torch.tensor(layout.target_owner)
         conts = [c for g in batch for c in g.continuations]
-        logprob = torch.zeros(len(conts), dtype=target_lp.dtype, device=device).index_add_(0, owner, target_lp)
-        misses = torch.zeros(len(conts), device=device).index_add_(0, owner, (~is_argmax).float())
+        logprob = torch.zeros(len(conts), dtype=target_lp.dtype).index_add_(0, owner, target_lp.cpu())
+        misses = torch.zeros(len(conts)).index_add_(0, owner, (~is_argmax).float().cpu())
         self.stats.contexts_run += len(batch)
         self.stats.tokens_run += len(shared) + sum(len(r) for r in layout.ids)
         self.stats.batches.append(len(conts))
