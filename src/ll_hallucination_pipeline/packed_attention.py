@@ -63,7 +63,7 @@ def packed_varlen_attention(
 ) -> tuple[torch.Tensor, None]:
     """transformers' attention-function signature: ``query`` ``[1, heads, tokens, dim]``, ``key`` and
     ``value`` ``[1, kv_heads, tokens, dim]``; returns ``[1, tokens, heads, dim]``. The kernel is
-    :func:`flash_per_sequence`, looked up on each call (the benchmark swaps in others)."""
+    :func:`flash_per_sequence`."""
     boundaries = kwargs.get("cu_seq_lens_q")
     if boundaries is None or query.shape[0] != 1 or dropout:
         from transformers.integrations.sdpa_attention import sdpa_attention_forward
