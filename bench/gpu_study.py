@@ -218,8 +218,7 @@ def runbook_workdir(model_dir: Path, steps: int) -> Path:
 def runbook_eval(model_dir: Path) -> None:
     """The runbook's evaluation: lm_eval's hf backend on an NF4 copy (transformers 5 takes no load_in_4bit
     model args), one full pass per task, each timed from process start to results."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
+    from gpu_eval import save_nf4
 
     from ll_hallucination_pipeline.evaluate import task_yaml
 
@@ -227,17 +226,7 @@ def runbook_eval(model_dir: Path) -> None:
     snakemake(workdir, *[f"data/{task}.jsonl" for task in TASKS], "--cores", "all", env={"MODEL_PATH": str(model_dir)})
     start = time.perf_counter()
     nf4 = WORK / "nf4"
-    quantization = BitsAndBytesConfig(
-        load_in_4bit=True,
-        bnb_4bit_quant_type="nf4",
-        bnb_4bit_use_double_quant=True,
-        bnb_4bit_compute_dtype=torch.bfloat16,
-    )
-    model = AutoModelForCausalLM.from_pretrained(model_dir, quantization_config=quantization, device_map={"": "cuda"})
-    model.save_pretrained(nf4)
-    AutoTokenizer.from_pretrained(model_dir).save_pretrained(nf4)
-    del model
-    torch.cuda.empty_cache()
+    save_nf4(model_dir, nf4)
     record({"phase": "runbook_nf4_copy", "seconds": elapsed(start)})
     for task in TASKS:
         (workdir / "tasks").mkdir(exist_ok=True)
@@ -357,7 +346,7 @@ def summary() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(REPO / "src"))
+    sys.path[:0] = [str(REPO / "src"), str(REPO / "bench")]
     phase, *args = sys.argv[1:]
     if phase == "build":
         build(args[0], Path(args[1]))
