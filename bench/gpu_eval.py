@@ -80,16 +80,14 @@ def prepare_tasks() -> None:
     """Both tasks' data (from .bench/data) and local task YAMLs under WORK, as the pipeline prepares them."""
     from ll_hallucination_pipeline.data import local_source, prepare_dataset
     from ll_hallucination_pipeline.evaluate import task_yaml
+    from ll_hallucination_pipeline.tasks import get_task, task_data_file
 
     for task in TASKS:
-        prepare_dataset(
-            task,
-            WORK / f"data/{task}.jsonl",
-            WORK / f"data/{task}.json",
-            source=local_source(task, REPO / ".bench/data"),
-        )
+        data = get_task(task).data
+        source = local_source(data, REPO / ".bench/data")
+        prepare_dataset(data, WORK / task_data_file(task), WORK / f"data/{data}.json", source=source)
         (WORK / "tasks").mkdir(parents=True, exist_ok=True)
-        (WORK / "tasks" / f"{task}.yaml").write_text(task_yaml(task, WORK / f"data/{task}.jsonl"))
+        (WORK / "tasks" / f"{task}.yaml").write_text(task_yaml(task, WORK / task_data_file(task)))
 
 
 def save_nf4(source: Path, target: Path) -> None:
@@ -114,13 +112,14 @@ def ours(seeds: tuple[int, ...] = (0, 1, 2), model: Path = NF4, name: str = "our
 
     from ll_hallucination_pipeline.evaluate import EvalRequest, evaluate_jobs
     from ll_hallucination_pipeline.model import QuantizationSettings
+    from ll_hallucination_pipeline.tasks import task_data_file
 
     budget = os.environ.get("TOKEN_BUDGET", "auto")  # config.yaml eval.token_budget
     budget = budget if budget == "auto" else int(budget)
     if "BENCH_CARD_GIB" in os.environ:
         leave_card_of(float(os.environ["BENCH_CARD_GIB"]))
     requests = [
-        EvalRequest(task, seed, WORK / f"data/{task}.jsonl", WORK / f"{name}/{task}_seed{seed}")
+        EvalRequest(task, seed, WORK / task_data_file(task), WORK / f"{name}/{task}_seed{seed}")
         for task in TASKS
         for seed in seeds
     ]

@@ -27,10 +27,11 @@ def evaluate_once(model_dir: Path, task: str, name: str) -> dict:
     """One task, one seed, a fresh score cache: what an evaluation job does after its imports."""
     from ll_hallucination_pipeline.evaluate import EvalRequest, evaluate_jobs
     from ll_hallucination_pipeline.model import QuantizationSettings
+    from ll_hallucination_pipeline.tasks import task_data_file
 
     out_dir = WORK / "profile" / name
     shutil.rmtree(out_dir, ignore_errors=True)
-    request = EvalRequest(task, 0, WORK / f"study/data/{task}.jsonl", out_dir / "run")
+    request = EvalRequest(task, 0, WORK / "study" / task_data_file(task), out_dir / "run")
     start = time.perf_counter()
     evaluate_jobs(
         [request],

@@ -221,16 +221,17 @@ def runbook_eval(model_dir: Path) -> None:
     from gpu_eval import save_nf4
 
     from ll_hallucination_pipeline.evaluate import task_yaml
+    from ll_hallucination_pipeline.tasks import task_data_file
 
     workdir = runbook_workdir(model_dir, 0)
-    snakemake(workdir, *[f"data/{task}.jsonl" for task in TASKS], "--cores", "all", env={"MODEL_PATH": str(model_dir)})
+    snakemake(workdir, *map(task_data_file, TASKS), "--cores", "all", env={"MODEL_PATH": str(model_dir)})
     start = time.perf_counter()
     nf4 = WORK / "nf4"
     save_nf4(model_dir, nf4)
     record({"phase": "runbook_nf4_copy", "seconds": elapsed(start)})
     for task in TASKS:
         (workdir / "tasks").mkdir(exist_ok=True)
-        (workdir / "tasks" / f"{task}.yaml").write_text(task_yaml(task, workdir / f"data/{task}.jsonl"))
+        (workdir / "tasks" / f"{task}.yaml").write_text(task_yaml(task, workdir / task_data_file(task)))
         cmd = [sys.executable, "-m", "lm_eval", "--model", "hf", "--model_args", f"pretrained={nf4},dtype=bfloat16"]
         cmd += ["--include_path", str(workdir / "tasks"), "--tasks", task, "--num_fewshot", "0"]
         cmd += ["--batch_size", "auto", "--max_batch_size", "4", "--seed", "0,0,0,0"]

@@ -3,7 +3,7 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from ll_hallucination_pipeline.config import SCHEMA_PATH, check_config
-from ll_hallucination_pipeline.data import DATASETS, dataset_spec, local_source
+from ll_hallucination_pipeline.data import local_source
 from ll_hallucination_pipeline.environment import torch_job_threads
 from ll_hallucination_pipeline.errors import PipelineInputError
 from ll_hallucination_pipeline.model import (
@@ -11,6 +11,7 @@ from ll_hallucination_pipeline.model import (
     resolve_model_path,
 )
 from ll_hallucination_pipeline.recipe import load_recipe
+from ll_hallucination_pipeline.tasks import DATA_SETS, get_data_set, task_data_file
 from ll_hallucination_pipeline.train import ADAPTER_PATH_ENV, external_adapter
 
 # One readable line for a bad config (key, value, fix), then Snakemake's own check.
@@ -35,7 +36,7 @@ BASELINE_RUN = "evals/baseline/{task}_seed{seed}_full"
 DRAFT_RUN = "evals/drafts/baseline/{task}_seed{seed}_limit{limit}"
 POST_RUN = "evals/postqlora/{adapter}/{task}_seed{seed}_full"
 POST_DRAFT_RUN = "evals/drafts/postqlora/{adapter}/{task}_seed{seed}_limit{limit}"
-TASK_DATA = [f"data/{task}.jsonl" for task in TASKS]
+TASK_DATA = [task_data_file(task) for task in TASKS]  # in TASKS' order; tasks may share a file
 
 # Recipes are validated here, before any job: a malformed one stops the run with its file and key.
 RECIPES = {
@@ -58,7 +59,7 @@ wildcard_constraints:
     task="|".join(TASKS),
     seed=r"\d+",
     limit=r"\d+",
-    dataset="|".join(DATASETS),
+    dataset="|".join(DATA_SETS),
     recipe="|".join(RECIPES) or "^$",
     adapter="|".join(ADAPTERS) or "^$",
 
@@ -75,7 +76,7 @@ def data_source(dataset):
         return None
     if (
         source == "local"
-        or (Path(local_dir) / dataset_spec(dataset).local_file).is_file()
+        or (Path(local_dir) / get_data_set(dataset).local_file).is_file()
     ):
         return local_source(dataset, local_dir)
     return None
@@ -153,7 +154,7 @@ def get_recipe_files(wildcards):
 def provenance_inputs():
     """Name -> path of everything the generated documents depend on (hashed into docs/manifest.json)."""
     items = {"config": "config.yaml", "model": MODEL_WEIGHTS_RECORD}
-    items |= {f"data/{task}": f"data/{task}.jsonl" for task in TASKS}
+    items |= {file.removesuffix(".jsonl"): file for file in TASK_DATA}
     items |= {
         f"data/{RECIPES[r].data.dataset}": f"data/{RECIPES[r].data.dataset}.jsonl"
         for r in RECIPES

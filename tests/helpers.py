@@ -18,6 +18,7 @@ def write_subset(shared: Path, out_dir: Path, n_items: int, n_sft: int = 32) -> 
     """A data directory in the shared layout: ``n_items`` per evaluation task, ``n_sft`` Alpaca examples."""
     for rel, n in (
         ("arc_easy/test.jsonl", n_items),
+        ("arc_challenge/test.jsonl", n_items),
         ("truthfulqa/mc_validation.jsonl", n_items),
         ("alpaca/train.jsonl", n_sft),
     ):
@@ -27,6 +28,37 @@ def write_subset(shared: Path, out_dir: Path, n_items: int, n_sft: int = 32) -> 
             lines = [next(src) for _ in range(n)]
         target.write_text("".join(lines), encoding="utf-8")
     return out_dir
+
+
+def write_run(root: Path, task: str, seed: int, values: list[float], adapter: str | None = None, **meta) -> str:
+    """A minimal evaluation directory in lm-eval's schema (the fields the summaries and analysis read)."""
+    import numpy as np
+
+    directory = root / (adapter or "base") / f"{task}_seed{seed}"
+    directory.mkdir(parents=True)
+    pipeline = {
+        "seed": seed,
+        "adapter": adapter,
+        "model_label": "m",
+        "model_path": "/m",
+        "quantization": "nf4",
+        "device": "cpu",
+        "data_sha256": "0" * 64,
+        "versions": {"lm-eval": "0.4.13"},
+        **meta,
+    }
+    mean = float(np.mean(values))
+    metrics = {"acc,none": mean, "acc_stderr,none": 0.0, "acc_norm,none": mean, "acc_norm_stderr,none": 0.0}
+    results = {
+        "results": {task: metrics},
+        "pipeline": pipeline,
+        "versions": {task: 1},
+        "n-samples": {task: {"effective": len(values)}},
+    }
+    (directory / "results.json").write_text(json.dumps(results))
+    rows = [{"doc_id": i, "doc_hash": f"h{i:03d}", "acc": v, "acc_norm": v} for i, v in enumerate(values)]
+    (directory / f"samples_{task}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(directory)
 
 
 def run_snakemake(workdir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

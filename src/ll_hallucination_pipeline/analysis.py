@@ -10,10 +10,8 @@ import numpy as np
 import pandas as pd
 
 from .compare import holm, join_items, mcnemar_correctness, paired_bootstrap, unique_by_hash
-from .results import PRIMARY_METRICS, EvalRun
-
-# The metric each task's paired test is about.
-TEST_METRIC = {"arc_easy": "acc", "truthfulqa_mc2": "acc"}
+from .results import EvalRun
+from .tasks import get_task
 
 
 @dataclass(frozen=True)
@@ -63,7 +61,7 @@ def deltas_table(runs: RunSet, settings: StatsSettings) -> pd.DataFrame:
     rows = []
     for (adapter, task, seed), post in sorted(runs.post.items()):
         base = runs.baseline[(task, seed)]
-        for metric in PRIMARY_METRICS[task]:
+        for metric in get_task(task).metrics:
             b, p = _paired_items(base, post, metric)
             boot = paired_bootstrap(
                 b, p, n_resamples=settings.n_resamples, confidence_level=settings.confidence_level, seed=settings.seed
@@ -90,7 +88,7 @@ def deltas_table(runs: RunSet, settings: StatsSettings) -> pd.DataFrame:
 def eval_seeds_identical(runs: RunSet, task: str, adapter: str | None = None) -> bool:
     """True when every eval seed gave the same per-item values (0-shot loglikelihood tasks)."""
     pick = (lambda s: runs.baseline[(task, s)]) if adapter is None else (lambda s: runs.post[(adapter, task, s)])
-    metric = TEST_METRIC[task]
+    metric = get_task(task).test_metric
     values = [pick(s).per_item(metric) for s in runs.seeds()]
     return all(v == values[0] for v in values[1:])
 
@@ -99,7 +97,7 @@ def _test_row(task: str, adapter: str, level: str, base: np.ndarray, post: np.nd
     boot = paired_bootstrap(base, post, n_resamples=s.n_resamples, confidence_level=s.confidence_level, seed=s.seed)
     row = {
         "task": task,
-        "metric": TEST_METRIC[task],
+        "metric": get_task(task).test_metric,
         "adapter": adapter,
         "level": level,
         "n_items": boot.n,
@@ -109,7 +107,7 @@ def _test_row(task: str, adapter: str, level: str, base: np.ndarray, post: np.nd
         "delta_ci_low": boot.low,
         "delta_ci_high": boot.high,
     }
-    if task == "arc_easy" and level == "training seed":
+    if get_task(task).paired_test == "mcnemar" and level == "training seed":
         mc = mcnemar_correctness(base, post)
         row |= {
             "test": "McNemar exact (statsmodels)",
@@ -125,7 +123,8 @@ def _test_row(task: str, adapter: str, level: str, base: np.ndarray, post: np.nd
 
 
 def paired_tests_table(runs: RunSet, settings: StatsSettings) -> pd.DataFrame:
-    """Per adapter and task on the first eval seed: McNemar (ARC-Easy) or paired bootstrap (TruthfulQA mc2).
+    """Per adapter and task on the first eval seed: the task's paired test (McNemar for a right/wrong metric, else
+    paired bootstrap).
 
     Recipes with several training seeds also get a pooled row (items resampled within the
     seed-averaged per-item delta) and the spread of per-seed deltas beside it. Holm adjusts p-values
@@ -138,7 +137,7 @@ def paired_tests_table(runs: RunSet, settings: StatsSettings) -> pd.DataFrame:
         base_run = runs.baseline[(task, seed)]
         for adapter in runs.adapters():
             post_run = runs.post[(adapter, task, seed)]
-            base, post = _paired_items(base_run, post_run, TEST_METRIC[task])
+            base, post = _paired_items(base_run, post_run, get_task(task).test_metric)
             row = _test_row(task, adapter, "training seed", base, post, settings)
             row["recipe"] = post_run.pipeline.get("recipe")
             row["training_seed"] = post_run.pipeline.get("training_seed")

@@ -13,7 +13,12 @@ SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
 
 
 def load_schema() -> dict[str, Any]:
-    return yaml.safe_load(SCHEMA_PATH.read_text())
+    """The config schema, its task names taken from the task registry."""
+    from .tasks import TASKS
+
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    schema["properties"]["eval"]["properties"]["tasks"]["items"] = {"enum": list(TASKS)}
+    return schema
 
 
 def _where(path: Any) -> str:

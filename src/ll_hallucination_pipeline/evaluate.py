@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .data import task_spec
 from .errors import PipelineInputError
 from .io import atomic_write_json
 from .model import QuantizationSettings, best_device, load_model, load_tokenizer, model_fingerprint
+from .tasks import get_data_set, get_task
 from .token_budget import TokenBudgetSetting
 
 RESULTS_NAME = "results.json"
@@ -45,7 +45,7 @@ class EvalRequest:
     num_fewshot: int = 0
 
     def __post_init__(self) -> None:
-        task_spec(self.task)
+        get_task(self.task)
         if self.limit is not None and not self.draft:
             raise PipelineInputError(
                 f"limit={self.limit} would write a partial run to the final-results path {self.out_dir}; "
@@ -59,16 +59,17 @@ def task_yaml(task: str, data_file: Path) -> str:
     """A local task that includes lm-eval's built-in one (absolute path) and reads ``data_file``."""
     import lm_eval.tasks
 
-    spec = task_spec(task)
+    spec = get_task(task)
+    split = get_data_set(spec.data).split
     builtin = Path(lm_eval.tasks.__file__).parent / spec.lm_eval_yaml
     splits = {"training_split": None, "validation_split": None, "test_split": None}
-    splits[f"{spec.split}_split"] = spec.split
+    splits[f"{split}_split"] = split
     overrides: dict[str, Any] = {
         "include": str(builtin.resolve()),
         "task": task,
         "dataset_path": "json",
         "dataset_name": None,
-        "dataset_kwargs": {"data_files": {spec.split: str(Path(data_file).resolve())}},
+        "dataset_kwargs": {"data_files": {split: str(Path(data_file).resolve())}},
         **splits,
     }
     return json.dumps(overrides, indent=2)  # JSON is valid YAML

@@ -69,7 +69,7 @@ def export_docs(
     runs = RunSet.load(run_dirs(baseline_files), run_dirs(post_files))
     atomic_write_text(outputs["qualitative_pre"], qualitative(runs, improved=False))
     atomic_write_text(outputs["qualitative_post"], qualitative(runs, improved=True))
-    ensure_eval_cards(Path(outputs["manifest"]).parent)
+    ensure_eval_cards(Path(outputs["manifest"]).parent, runs.tasks())
     hashes = {name: provenance_sha256(path) for name, path in provenance.items()}
     write_manifest(outputs["manifest"], hashes, [v for k, v in outputs.items() if k != "manifest"])
 

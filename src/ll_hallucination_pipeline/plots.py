@@ -1,4 +1,5 @@
-"""The trade-off scatter: Δ ARC-Easy vs Δ TruthfulQA mc2 per adapter, CI error bars, significance marked."""
+"""The trade-off scatter: per adapter, Δ on a knowledge task against Δ on a truthfulness task, CI bars,
+significance marked; one panel per pair of configured tasks (see :mod:`.tasks` for each task's role)."""
 
 from __future__ import annotations
 
@@ -7,39 +8,89 @@ from pathlib import Path
 
 import pandas as pd
 
+from .tasks import get_task
+
+TITLE = "QLoRA trade-off: knowledge vs truthfulness\n(filled: Holm-adjusted p < α on either task)"
+
+
+def _axis_label(task: str) -> str:
+    spec = get_task(task)
+    return f"Δ {spec.label} {spec.metric_label} (post − base)"
+
+
+def _error(row: pd.Series) -> list[list[float]]:
+    return [[row["delta"] - row["delta_ci_low"]], [row["delta_ci_high"] - row["delta"]]]
+
+
+def _marker(significant: bool) -> dict:
+    return {"mfc": "C3" if significant else "white", "mec": "C3" if significant else "C0"}
+
+
+def _pair_panel(ax: object, x: pd.DataFrame, y: pd.DataFrame, x_task: str, y_task: str) -> None:
+    """Δ ``x_task`` against Δ ``y_task``, one point per adapter both tables hold."""
+    ax.axhline(0, color="0.6", lw=0.8)  # type: ignore[attr-defined]
+    ax.axvline(0, color="0.6", lw=0.8)  # type: ignore[attr-defined]
+    for adapter in sorted(set(x.index) & set(y.index)):
+        a, t = x.loc[adapter], y.loc[adapter]
+        significant = bool(a["significant"]) or bool(t["significant"])
+        ax.errorbar(  # type: ignore[attr-defined]
+            a["delta"],
+            t["delta"],
+            xerr=_error(a),
+            yerr=_error(t),
+            fmt="o",
+            ms=8,
+            capsize=3,
+            ecolor="0.4",
+            **_marker(significant),
+        )
+        ax.annotate(adapter, (a["delta"], t["delta"]), textcoords="offset points", xytext=(6, 6), fontsize=8)  # type: ignore[attr-defined]
+    ax.set_xlabel(_axis_label(x_task))  # type: ignore[attr-defined]
+    ax.set_ylabel(_axis_label(y_task))  # type: ignore[attr-defined]
+
+
+def _single_panel(ax: object, x: pd.DataFrame, task: str) -> None:
+    """Δ ``task`` per adapter, where no task of the other role was evaluated."""
+    ax.axvline(0, color="0.6", lw=0.8)  # type: ignore[attr-defined]
+    adapters = sorted(x.index)
+    for position, adapter in enumerate(adapters):
+        row = x.loc[adapter]
+        ax.errorbar(
+            row["delta"],
+            position,
+            xerr=_error(row),
+            fmt="o",
+            ms=8,
+            capsize=3,
+            ecolor="0.4",
+            **_marker(bool(row["significant"])),
+        )  # type: ignore[attr-defined]
+    ax.set_yticks(range(len(adapters)), adapters)  # type: ignore[attr-defined]
+    ax.set_xlabel(_axis_label(task))  # type: ignore[attr-defined]
+
 
 def tradeoff_scatter(delta_summary: pd.DataFrame, png: str | Path, pdf: str | Path) -> None:
-    """Write the scatter as PNG and PDF with fixed metadata, so re-runs are byte-identical."""
+    """Write the figure as PNG and PDF with fixed metadata, so re-runs are byte-identical.
+
+    One panel per (knowledge task, truthfulness task) pair in ``delta_summary``; where only one role was
+    evaluated, one panel per task with its Δ per adapter.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    arc = delta_summary[delta_summary["task"] == "arc_easy"].set_index("adapter")
-    tqa = delta_summary[delta_summary["task"] == "truthfulqa_mc2"].set_index("adapter")
-    adapters = sorted(set(arc.index) & set(tqa.index))
-    fig, ax = plt.subplots(figsize=(6.4, 5.2), dpi=150)
-    ax.axhline(0, color="0.6", lw=0.8)
-    ax.axvline(0, color="0.6", lw=0.8)
-    for adapter in adapters:
-        a, t = arc.loc[adapter], tqa.loc[adapter]
-        significant = bool(a["significant"]) or bool(t["significant"])
-        ax.errorbar(
-            a["delta"],
-            t["delta"],
-            xerr=[[a["delta"] - a["delta_ci_low"]], [a["delta_ci_high"] - a["delta"]]],
-            yerr=[[t["delta"] - t["delta_ci_low"]], [t["delta_ci_high"] - t["delta"]]],
-            fmt="o",
-            ms=8,
-            capsize=3,
-            mfc="C3" if significant else "white",
-            mec="C3" if significant else "C0",
-            ecolor="0.4",
-        )
-        ax.annotate(adapter, (a["delta"], t["delta"]), textcoords="offset points", xytext=(6, 6), fontsize=8)
-    ax.set_xlabel("Δ ARC-Easy accuracy (post − base)")
-    ax.set_ylabel("Δ TruthfulQA mc2 (post − base)")
-    ax.set_title("QLoRA trade-off: knowledge vs truthfulness\n(filled: Holm-adjusted p < α on either task)")
+    by_task = {task: rows.set_index("adapter") for task, rows in delta_summary.groupby("task", sort=True)}
+    knowledge = [t for t in by_task if get_task(t).role == "knowledge"]
+    truthfulness = [t for t in by_task if get_task(t).role == "truthfulness"]
+    pairs = [(x, y) for y in truthfulness for x in knowledge] or [(t, None) for t in by_task]
+    fig, axes = plt.subplots(1, len(pairs), figsize=(6.4 * len(pairs), 5.2), dpi=150, squeeze=False)
+    for ax, (x_task, y_task) in zip(axes[0], pairs, strict=True):
+        if y_task is None:
+            _single_panel(ax, by_task[x_task], x_task)
+        else:
+            _pair_panel(ax, by_task[x_task], by_task[y_task], x_task, y_task)
+    fig.suptitle(TITLE) if len(pairs) > 1 else axes[0][0].set_title(TITLE)
     fig.tight_layout()
     _save(fig, png, {"Software": None})
     _save(fig, pdf, {"Creator": None, "Producer": None, "CreationDate": None})

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from .errors import PipelineInputError
+from .tasks import DATA_SETS
 
-DATASETS = {"alpaca": "alpaca/train.jsonl"}
+FINE_TUNING_DATA = tuple(name for name, data in DATA_SETS.items() if data.purpose == "fine-tuning")
 PROMPT_TEMPLATES = {
     "alpaca": (
         "Below is an instruction that describes a task{input_clause}. "
@@ -23,7 +24,7 @@ SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 
 @dataclass(frozen=True)
 class DataSection:
-    dataset: str = field(default="alpaca", metadata={"help": f"SFT dataset: one of {', '.join(DATASETS)}"})
+    dataset: str = field(default="alpaca", metadata={"help": f"SFT dataset: one of {', '.join(FINE_TUNING_DATA)}"})
     num_examples: int = field(default=10_000, metadata={"help": "the first N examples of the dataset", "min": 1})
     prompt_template: str = field(default="alpaca", metadata={"help": f"one of {', '.join(PROMPT_TEMPLATES)}"})
 
@@ -153,7 +154,7 @@ def load_recipe(path: str | Path) -> Recipe:
 
 def _check_choices(path: Path, recipe: Recipe) -> None:
     choices = [
-        ("data", "dataset", recipe.data.dataset, DATASETS),
+        ("data", "dataset", recipe.data.dataset, FINE_TUNING_DATA),
         ("data", "prompt_template", recipe.data.prompt_template, PROMPT_TEMPLATES),
         ("training", "lr_scheduler", recipe.training.lr_scheduler, SCHEDULERS),
     ]

@@ -12,9 +12,6 @@ from typing import Any
 from .data import read_jsonl
 from .evaluate import RESULTS_NAME, samples_name
 
-# The per-item metric each task is judged on (lm-eval's key in results and samples).
-PRIMARY_METRICS: dict[str, tuple[str, ...]] = {"truthfulqa_mc2": ("acc",), "arc_easy": ("acc", "acc_norm")}
-
 
 @dataclass(frozen=True)
 class EvalRun:

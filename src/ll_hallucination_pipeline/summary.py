@@ -8,8 +8,9 @@ from pathlib import Path
 import pandas as pd
 
 from .io import atomic_write_text
-from .results import PRIMARY_METRICS, EvalRun
+from .results import EvalRun
 from .stats import mean_interval
+from .tasks import get_task
 
 ADAPTER_COLUMNS = ["adapter", "recipe", "training_seed"]
 SUMMARY_COLUMNS = [
@@ -35,7 +36,7 @@ def summary_rows(runs: Sequence[EvalRun]) -> pd.DataFrame:
     rows = []
     for run in runs:
         meta = run.pipeline
-        for metric in PRIMARY_METRICS[run.task]:
+        for metric in get_task(run.task).metrics:
             value, stderr = run.metric(metric)
             rows.append(
                 {
@@ -69,7 +70,7 @@ def interval_rows(runs: Sequence[EvalRun], *, n_resamples: int, confidence_level
     rows = []
     first_seen: dict[tuple[str | None, str, str, tuple[float, ...]], int] = {}
     for run in sorted(runs, key=lambda r: (r.pipeline.get("adapter") or "", r.task, r.pipeline["seed"])):
-        for metric in PRIMARY_METRICS[run.task]:
+        for metric in get_task(run.task).metrics:
             items = run.per_item(metric)
             values = [items[key] for key in sorted(items)]
             interval = mean_interval(values, n_resamples=n_resamples, confidence_level=confidence_level, seed=seed)

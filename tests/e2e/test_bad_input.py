@@ -27,7 +27,7 @@ def test_unknown_task(tiny_data, tmp_path):
     write_config(tmp_path, eval={"tasks": ["truthfulqa_mc2", "arc_eazy"]})
     done = run_snakemake(tmp_path, "all", "-n")
     assert done.returncode != 0
-    assert "eval.tasks[1]='arc_eazy' is invalid; use truthfulqa_mc2 or arc_easy" in done.stdout
+    assert "eval.tasks[1]='arc_eazy' is invalid; use truthfulqa_mc2 or truthfulqa_mc1 or arc_easy" in done.stdout
 
 
 def test_malformed_config(tmp_path):

@@ -11,11 +11,12 @@ from ll_hallucination_pipeline.data import local_source, prepare_dataset
 from ll_hallucination_pipeline.evaluate import EvalRequest, build_lm, run_evaluation, samples_name, task_yaml
 from ll_hallucination_pipeline.model import QuantizationSettings
 from ll_hallucination_pipeline.results import per_request_loglikelihoods
+from ll_hallucination_pipeline.tasks import get_task
 from tests.helpers import run_lm_eval_hf
 
 pytestmark = pytest.mark.slow
 
-TASKS = ["truthfulqa_mc2", "arc_easy"]
+TASKS = ["truthfulqa_mc2", "truthfulqa_mc1", "arc_easy", "arc_challenge"]
 FP32 = QuantizationSettings(mode="none", compute_dtype="float32", cpu_compute_dtype="float32")
 
 
@@ -24,8 +25,9 @@ def data_files(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
     out = tmp_path_factory.mktemp("data")
     files = {}
     for task in TASKS:
-        files[task] = out / f"{task}.jsonl"
-        prepare_dataset(task, files[task], out / f"{task}.json", source=local_source(task, tiny_data))
+        data = get_task(task).data
+        files[task] = out / f"{data}.jsonl"
+        prepare_dataset(data, files[task], out / f"{data}.json", source=local_source(data, tiny_data))
     return files
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -10,22 +9,9 @@ import pytest
 
 from ll_hallucination_pipeline.analysis import RunSet, StatsSettings, deltas_table, paired_tests_table
 from ll_hallucination_pipeline.errors import PipelineInputError
+from tests.helpers import write_run
 
 N = 40
-
-
-def write_run(root: Path, task: str, seed: int, values: list[float], adapter: str | None = None, **meta) -> str:
-    """A minimal evaluation directory in lm-eval's schema (only the fields the analysis reads)."""
-    directory = root / (adapter or "base") / f"{task}_seed{seed}"
-    directory.mkdir(parents=True)
-    pipeline = {"seed": seed, "adapter": adapter, **meta}
-    mean = float(np.mean(values))
-    metrics = {"acc,none": mean, "acc_stderr,none": 0.0, "acc_norm,none": mean, "acc_norm_stderr,none": 0.0}
-    results = {"results": {task: metrics}, "pipeline": pipeline}
-    (directory / "results.json").write_text(json.dumps(results))
-    rows = [{"doc_id": i, "doc_hash": f"h{i:03d}", "acc": v, "acc_norm": v} for i, v in enumerate(values)]
-    (directory / f"samples_{task}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return str(directory)
 
 
 @pytest.fixture

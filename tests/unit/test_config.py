@@ -18,7 +18,8 @@ def test_defaults_fill_an_empty_config():
     [
         (
             {"eval": {"tasks": ["truthfulqa_mc2", "arc_eazy"]}},
-            "config.yaml: eval.tasks[1]='arc_eazy' is invalid; use truthfulqa_mc2 or arc_easy",
+            "config.yaml: eval.tasks[1]='arc_eazy' is invalid; use truthfulqa_mc2 or truthfulqa_mc1 or arc_easy or "
+            "arc_challenge",
         ),
         ({"evl": {}}, "config.yaml: evl is not a known key; remove it; allowed keys are model,"),
         ({"eval": {"limti": 3}}, "config.yaml: eval.limti is not a known key; remove it; allowed keys are tasks,"),

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from ll_hallucination_pipeline.data import local_source, prepare_dataset, task_spec
+from ll_hallucination_pipeline.data import local_source, prepare_dataset
 from ll_hallucination_pipeline.errors import PipelineInputError
 from ll_hallucination_pipeline.io import sha256_file
 
@@ -28,12 +28,14 @@ def test_malformed_json_names_the_line(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "q"}\n{oops\n')
     with pytest.raises(PipelineInputError, match=r"bad.jsonl:2 is not valid JSON"):
-        prepare_dataset("truthfulqa_mc2", tmp_path / "d.jsonl", tmp_path / "m.json", source=bad)
+        prepare_dataset("truthfulqa", tmp_path / "d.jsonl", tmp_path / "m.json", source=bad)
 
 
-def test_unknown_task_and_missing_file(tmp_path):
-    with pytest.raises(PipelineInputError, match="'arc_eazy' is not a known task; use one of truthfulqa_mc2, arc_easy"):
-        task_spec("arc_eazy")
+def test_unknown_data_set_and_missing_file(tmp_path):
+    with pytest.raises(
+        PipelineInputError, match="'arc_eazy' is unknown; use one of truthfulqa, arc_easy, arc_challenge"
+    ):
+        prepare_dataset("arc_eazy", tmp_path / "d.jsonl", tmp_path / "m.json", source=None)
     with pytest.raises(PipelineInputError, match="set data.local_dir"):
         local_source("arc_easy", tmp_path)
 

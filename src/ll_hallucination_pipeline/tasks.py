@@ -1,0 +1,170 @@
+"""The registry: every evaluation task and data set the pipeline knows, each described once, here.
+
+Everything downstream reads these entries: config validation, data preparation, evaluation (lm-eval's own
+task definition), summaries, deltas and paired tests, exports, plots and eval cards. Adding an lm-eval
+loglikelihood multiple-choice task is one :class:`Task` in :data:`TASKS` (and a :class:`DataSet` in
+:data:`DATA_SETS` if its data is new).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .errors import PipelineInputError
+
+Doc = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DataSet:
+    """One data file the pipeline prepares (``data/<name>.jsonl``): where it comes from and its record schema.
+
+    split: the split used; the prepared file holds exactly that split.
+    local_file: the file's path inside a local data directory (the ``../shared/data`` layout).
+    hub: (dataset path, config name) on the Hugging Face hub.
+    required: top-level field -> Python type every record must have.
+    purpose: ``"evaluation"`` (a task's items) or ``"fine-tuning"`` (a recipe's examples).
+    """
+
+    split: str
+    local_file: str
+    hub: tuple[str, str | None]
+    required: dict[str, type]
+    purpose: Literal["evaluation", "fine-tuning"] = "evaluation"
+
+
+@dataclass(frozen=True)
+class Task:
+    """An lm-eval loglikelihood multiple-choice task, as the pipeline evaluates and reports it.
+
+    lm_eval_yaml: lm-eval's own task definition, relative to ``lm_eval/tasks``.
+    data: the name of its :class:`DataSet` (tasks may share one, as TruthfulQA mc1 and mc2 do).
+    metrics: lm-eval's per-item metrics to report; the first is the one deltas are tested on.
+    paired_test: ``"mcnemar"`` for a right/wrong metric, ``"bootstrap"`` for a continuous one.
+    label: the task's name in tables and plots; metric_label: its tested metric's.
+    role: what the task measures: ``"truthfulness"`` or ``"knowledge"`` (the trade-off plot's two axes).
+    choices, correct: a document's answer choices and which of them are correct (the qualitative dumps).
+    """
+
+    lm_eval_yaml: str
+    data: str
+    metrics: tuple[str, ...]
+    paired_test: Literal["mcnemar", "bootstrap"]
+    label: str
+    metric_label: str
+    role: Literal["truthfulness", "knowledge"]
+    choices: Callable[[Doc], list[str]]
+    correct: Callable[[Doc], list[bool]]
+
+    @property
+    def test_metric(self) -> str:
+        return self.metrics[0]
+
+
+def _arc_choices(doc: Doc) -> list[str]:
+    return list(doc["choices"]["text"])
+
+
+def _arc_correct(doc: Doc) -> list[bool]:
+    return [label == doc["answerKey"] for label in doc["choices"]["label"]]
+
+
+def _truthfulqa(targets: str) -> tuple[Callable[[Doc], list[str]], Callable[[Doc], list[bool]]]:
+    """Choices and correctness from a TruthfulQA document's ``mc1_targets`` or ``mc2_targets``."""
+    return (lambda doc: list(doc[targets]["choices"])), (lambda doc: [bool(x) for x in doc[targets]["labels"]])
+
+
+_ARC_FIELDS = {"id": str, "question": str, "choices": dict, "answerKey": str}
+
+DATA_SETS: dict[str, DataSet] = {
+    "truthfulqa": DataSet(
+        split="validation",
+        local_file="truthfulqa/mc_validation.jsonl",
+        hub=("truthfulqa/truthful_qa", "multiple_choice"),
+        required={"question": str, "mc1_targets": dict, "mc2_targets": dict},
+    ),
+    "arc_easy": DataSet(
+        split="test", local_file="arc_easy/test.jsonl", hub=("allenai/ai2_arc", "ARC-Easy"), required=_ARC_FIELDS
+    ),
+    "arc_challenge": DataSet(
+        split="test",
+        local_file="arc_challenge/test.jsonl",
+        hub=("allenai/ai2_arc", "ARC-Challenge"),
+        required=_ARC_FIELDS,
+    ),
+    "alpaca": DataSet(
+        split="train",
+        local_file="alpaca/train.jsonl",
+        hub=("tatsu-lab/alpaca", None),
+        required={"instruction": str, "input": str, "output": str},
+        purpose="fine-tuning",
+    ),
+}
+
+TASKS: dict[str, Task] = {
+    "truthfulqa_mc2": Task(
+        "truthfulqa/truthfulqa_mc2.yaml",
+        "truthfulqa",
+        ("acc",),
+        "bootstrap",
+        "TruthfulQA mc2",
+        "score",
+        "truthfulness",
+        *_truthfulqa("mc2_targets"),
+    ),
+    "truthfulqa_mc1": Task(
+        "truthfulqa/truthfulqa_mc1.yaml",
+        "truthfulqa",
+        ("acc",),
+        "mcnemar",
+        "TruthfulQA mc1",
+        "accuracy",
+        "truthfulness",
+        *_truthfulqa("mc1_targets"),
+    ),
+    "arc_easy": Task(
+        "arc/arc_easy.yaml",
+        "arc_easy",
+        ("acc", "acc_norm"),
+        "mcnemar",
+        "ARC-Easy",
+        "accuracy",
+        "knowledge",
+        _arc_choices,
+        _arc_correct,
+    ),
+    "arc_challenge": Task(
+        "arc/arc_challenge.yaml",
+        "arc_challenge",
+        ("acc", "acc_norm"),
+        "mcnemar",
+        "ARC-Challenge",
+        "accuracy",
+        "knowledge",
+        _arc_choices,
+        _arc_correct,
+    ),
+}
+
+
+def get_task(name: str) -> Task:
+    """The registered task ``name``, or an error listing the known ones."""
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise PipelineInputError(f"task {name!r} is not a known task; use one of {', '.join(TASKS)}") from None
+
+
+def get_data_set(name: str) -> DataSet:
+    """The registered data set ``name``, or an error listing the known ones."""
+    try:
+        return DATA_SETS[name]
+    except KeyError:
+        raise PipelineInputError(f"data set {name!r} is unknown; use one of {', '.join(DATA_SETS)}") from None
+
+
+def task_data_file(task: str) -> str:
+    """The prepared data file a task reads (a DAG target): ``data/<its data set>.jsonl``."""
+    return f"data/{get_task(task).data}.jsonl"

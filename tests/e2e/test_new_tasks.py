@@ -1,0 +1,41 @@
+"""TruthfulQA mc1 and ARC-Challenge through the real DAG: baseline, the tiny adapter, paired tests, figure."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.helpers import run_snakemake, write_config
+
+pytestmark = pytest.mark.slow
+NEW_TASKS = ["truthfulqa_mc1", "arc_challenge"]
+
+
+def test_new_tasks_before_and_after_an_adapter(baseline_workdir: Path, tiny_data: Path, tmp_path: Path):
+    adapter = baseline_workdir / "adapters/tiny_seed0"
+    write_config(
+        tmp_path,
+        data={"source": "local", "local_dir": str(tiny_data)},
+        eval={"tasks": NEW_TASKS},
+        qlora={"recipes": []},
+        stats={"bootstrap_iterations": 200},
+    )
+    env = {"MODEL_PATH": str(baseline_workdir / "models/smollm2-135m-instruct"), "LORA_ADAPTER_PATH": str(adapter)}
+    done = run_snakemake(tmp_path, "all", "--cores", "all", "--resources", "gpu=1", env=env)
+    assert done.returncode == 0, done.stdout[-4000:]
+
+    for task in NEW_TASKS:
+        for stage in ("baseline", "postqlora/external-tiny_seed0"):
+            results = json.loads((tmp_path / f"evals/{stage}/{task}_seed0_full/results.json").read_text())
+            assert set(results["results"]) == {task} and results["n-samples"][task]["effective"] == 6
+    assert (tmp_path / "data/truthfulqa.jsonl").is_file() and (tmp_path / "data/arc_challenge.jsonl").is_file()
+    tests = pd.read_csv(tmp_path / "evals/compare/paired_tests.csv")
+    assert set(tests["task"]) == set(NEW_TASKS)
+    assert set(tests["test"]) == {"McNemar exact (statsmodels)"}  # both are right/wrong per item
+    matrix = (tmp_path / "docs/experiment_matrix_seed0.md").read_text()
+    assert "arc_challenge" in matrix and "truthfulqa_mc1" in matrix
+    assert "right ↔ wrong flips" in (tmp_path / "docs/qualitative_post.md").read_text()
+    assert (tmp_path / "docs/figures/tradeoff_scatter.png").stat().st_size > 0
