@@ -11,6 +11,7 @@ from ll_hallucination_pipeline.model import (
     resolve_model_path,
 )
 from ll_hallucination_pipeline.recipe import load_recipe
+from ll_hallucination_pipeline.sft_data import sft_data_file
 from ll_hallucination_pipeline.tasks import DATA_SETS, get_data_set, task_data_file
 from ll_hallucination_pipeline.train import ADAPTER_PATH_ENV, external_adapter
 
@@ -36,13 +37,30 @@ BASELINE_RUN = "evals/baseline/{task}_seed{seed}_full"
 DRAFT_RUN = "evals/drafts/baseline/{task}_seed{seed}_limit{limit}"
 POST_RUN = "evals/postqlora/{adapter}/{task}_seed{seed}_full"
 POST_DRAFT_RUN = "evals/drafts/postqlora/{adapter}/{task}_seed{seed}_limit{limit}"
-TASK_DATA = [task_data_file(task) for task in TASKS]  # in TASKS' order; tasks may share a file
+TASK_DATA = [
+    task_data_file(task) for task in TASKS
+]  # in TASKS' order; tasks may share a file
 
 # Recipes are validated here, before any job: a malformed one stops the run with its file and key.
 RECIPES = {
     name: load_recipe(Path(config["qlora"]["recipes_dir"]) / f"qlora_{name}.toml")
     for name in config["qlora"]["recipes"]
 }
+# Fine-tuning data each recipe reads: a registered data set, or a user's file or hub data set prepared into
+# data/user_<stem>.jsonl / data/hub_<id>.jsonl (its own DAG target, so a changed file re-trains its adapters).
+RECIPE_DATA = {name: sft_data_file(recipe.data) for name, recipe in RECIPES.items()}
+SFT_SOURCES = {}
+for name, recipe in RECIPES.items():
+    if recipe.data.file or recipe.data.hub:
+        source = Path(RECIPE_DATA[name]).stem
+        origin = (recipe.data.file, recipe.data.hub, recipe.data.split)
+        if SFT_SOURCES.setdefault(source, recipe.data) != recipe.data and (
+            (SFT_SOURCES[source].file, SFT_SOURCES[source].hub, SFT_SOURCES[source].split) != origin
+        ):
+            raise PipelineInputError(
+                f"recipes name different data that would be prepared as one file ({RECIPE_DATA[name]}); "
+                "give the files different names"
+            )
 TRAINED_ADAPTERS = {
     f"{name}_seed{seed}": name
     for name, recipe in RECIPES.items()
@@ -61,6 +79,7 @@ wildcard_constraints:
     limit=r"\d+",
     dataset="|".join(DATA_SETS),
     recipe="|".join(RECIPES) or "^$",
+    sft="|".join(SFT_SOURCES) or "^$",
     adapter="|".join(ADAPTERS) or "^$",
 
 
@@ -122,7 +141,13 @@ def get_recipe_file(wildcards):
 
 
 def get_recipe_data(wildcards):
-    return f"data/{RECIPES[wildcards.recipe].data.dataset}.jsonl"
+    return RECIPE_DATA[wildcards.recipe]
+
+
+def get_sft_source(wildcards):
+    """The user's own fine-tuning file behind data/<sft>.jsonl (none for a hub data set)."""
+    file = SFT_SOURCES[wildcards.sft].file
+    return [file] if file else []
 
 
 def adapter_dir(name):
@@ -155,10 +180,7 @@ def provenance_inputs():
     """Name -> path of everything the generated documents depend on (hashed into docs/manifest.json)."""
     items = {"config": "config.yaml", "model": MODEL_WEIGHTS_RECORD}
     items |= {file.removesuffix(".jsonl"): file for file in TASK_DATA}
-    items |= {
-        f"data/{RECIPES[r].data.dataset}": f"data/{RECIPES[r].data.dataset}.jsonl"
-        for r in RECIPES
-    }
+    items |= {file.removesuffix(".jsonl"): file for file in RECIPE_DATA.values()}
     items |= {f"recipe/{name}": f for name, f in zip(RECIPES, get_recipe_files(None))}
     items |= {f"adapter/{a}": adapter_dir(a) for a in ADAPTERS}
     return items

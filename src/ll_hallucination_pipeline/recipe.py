@@ -12,19 +12,37 @@ from .errors import PipelineInputError
 from .tasks import DATA_SETS
 
 FINE_TUNING_DATA = tuple(name for name, data in DATA_SETS.items() if data.purpose == "fine-tuning")
-PROMPT_TEMPLATES = {
-    "alpaca": (
-        "Below is an instruction that describes a task{input_clause}. "
-        "Write a response that appropriately completes the request.\n\n"
-        "### Instruction:\n{instruction}\n\n{input_block}### Response:\n"
-    ),
-}
+ALPACA_PROMPT = (
+    "Below is an instruction that describes a task{input_clause}. "
+    "Write a response that appropriately completes the request.\n\n"
+    "### Instruction:\n{instruction}\n\n{input_block}### Response:\n"
+)
+PROMPT_TEMPLATES = ("alpaca", "chat_template")  # chat_template: the tokenizer's own
+FORMATS = ("instruction", "messages")
+INSTRUCTION_FIELDS = ("instruction", "input", "output")
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 
 
 @dataclass(frozen=True)
 class DataSection:
-    dataset: str = field(default="alpaca", metadata={"help": f"SFT dataset: one of {', '.join(FINE_TUNING_DATA)}"})
+    """Where the examples come from (one of ``dataset``, ``file``, ``hub``) and how to read and render them."""
+
+    dataset: str = field(
+        default="alpaca", metadata={"help": f"a registered data set: one of {', '.join(FINE_TUNING_DATA)}"}
+    )
+    file: str = field(
+        default="", metadata={"help": f"your own file instead ({', '.join(('.jsonl', '.json', '.parquet', '.csv'))})"}
+    )
+    hub: str = field(default="", metadata={"help": "a Hugging Face dataset id instead (needs the hub)"})
+    split: str = field(default="train", metadata={"help": "the hub data set's split"})
+    format: str = field(
+        default="instruction", metadata={"help": f"one of {', '.join(FORMATS)} (records, or chat role/content lists)"}
+    )
+    fields: dict[str, str] = field(
+        default_factory=lambda: {name: name for name in INSTRUCTION_FIELDS},
+        metadata={"help": "instruction/input/output -> the file's field names (input may be left out)"},
+    )
+    messages_field: str = field(default="messages", metadata={"help": "the field holding a record's chat turns"})
     num_examples: int = field(default=10_000, metadata={"help": "the first N examples of the dataset", "min": 1})
     prompt_template: str = field(default="alpaca", metadata={"help": f"one of {', '.join(PROMPT_TEMPLATES)}"})
 
@@ -109,6 +127,7 @@ def _type_ok(value: Any, annotation: str) -> bool:
         "list[int]": lambda v: isinstance(v, list) and v and all(isinstance(x, int) for x in v),
         "str | list[str]": lambda v: isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v)),
         "bool | str": lambda v: isinstance(v, bool) or v == "auto",
+        "dict[str, str]": lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()),
     }
     return checks[annotation](value)
 
@@ -149,6 +168,7 @@ def load_recipe(path: str | Path) -> Recipe:
     }
     recipe = Recipe(name=path.stem.removeprefix("qlora_"), **sections)
     _check_choices(path, recipe)
+    _check_data(path, recipe.data, raw.get("data", {}))
     return recipe
 
 
@@ -156,6 +176,7 @@ def _check_choices(path: Path, recipe: Recipe) -> None:
     choices = [
         ("data", "dataset", recipe.data.dataset, FINE_TUNING_DATA),
         ("data", "prompt_template", recipe.data.prompt_template, PROMPT_TEMPLATES),
+        ("data", "format", recipe.data.format, FORMATS),
         ("training", "lr_scheduler", recipe.training.lr_scheduler, SCHEDULERS),
     ]
     for section, key, value, allowed in choices:
@@ -169,9 +190,33 @@ def _check_choices(path: Path, recipe: Recipe) -> None:
         raise PipelineInputError(f"{path}: [training] seeds={recipe.training.seeds} repeats a seed; list each once")
 
 
-def format_prompt(template: str, instruction: str, input_text: str) -> str:
-    """The prompt part of one SFT example (the response is the completion)."""
-    return PROMPT_TEMPLATES[template].format(
+def _check_data(path: Path, data: DataSection, raw: dict[str, Any]) -> None:
+    """One source, a field map that names instruction and output, a template that fits the format, a file
+    that exists (relative paths start at the workflow directory)."""
+    sources = [key for key in ("dataset", "file", "hub") if raw.get(key)]
+    if len(sources) > 1:
+        raise PipelineInputError(f"{path}: [data] sets {' and '.join(sources)}; name one source of examples")
+    unknown = sorted(set(data.fields) - set(INSTRUCTION_FIELDS))
+    if unknown or not {"instruction", "output"} <= set(data.fields):
+        raise PipelineInputError(
+            f"{path}: [data] fields={data.fields!r} must map instruction and output (and optionally input) to your "
+            'field names, e.g. fields = {instruction = "instruction", input = "context", output = "response"}'
+        )
+    if data.format == "messages" and data.prompt_template != "chat_template":
+        raise PipelineInputError(
+            f'{path}: [data] format = "messages" is rendered by the tokenizer\'s chat template; set '
+            'prompt_template = "chat_template"'
+        )
+    if data.file and not Path(data.file).is_file():
+        raise PipelineInputError(
+            f"{path}: [data] file = {data.file!r} does not exist (relative paths start at {Path.cwd()}); "
+            "fix the path or copy the file there"
+        )
+
+
+def format_prompt(instruction: str, input_text: str) -> str:
+    """The Alpaca prompt of one SFT example (the response is the completion)."""
+    return ALPACA_PROMPT.format(
         instruction=instruction,
         input_clause=", paired with an input that provides further context" if input_text else "",
         input_block=f"### Input:\n{input_text}\n\n" if input_text else "",

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .data import read_jsonl
 from .environment import package_versions
 from .errors import PipelineInputError
 from .io import atomic_directory, atomic_write_json, atomic_write_text, sha256_file
@@ -25,7 +24,8 @@ from .model import (
     load_tokenizer,
     store_upcast_tables_compactly,
 )
-from .recipe import Recipe, format_prompt, load_recipe
+from .recipe import Recipe, load_recipe
+from .sft_data import sft_examples
 from .weights_hash import weights_sha256
 
 log = logging.getLogger(__name__)
@@ -36,23 +36,6 @@ ELAPSED = "elapsed_s"  # training log column: seconds from the start (or resumpt
 RECIPE_NAME = "recipe.toml"
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 ADAPTER_PATH_ENV = "LORA_ADAPTER_PATH"
-
-
-def sft_examples(recipe: Recipe, data_file: str | Path) -> list[dict[str, str]]:
-    """The recipe's first ``num_examples`` records as prompt/completion pairs (loss on the completion)."""
-    records = read_jsonl(data_file)
-    if len(records) < recipe.data.num_examples:
-        raise PipelineInputError(
-            f"recipe {recipe.name}: num_examples={recipe.data.num_examples} but {data_file} has {len(records)}; "
-            "lower [data] num_examples"
-        )
-    return [
-        {
-            "prompt": format_prompt(recipe.data.prompt_template, r["instruction"], r["input"]),
-            "completion": r["output"],
-        }
-        for r in records[: recipe.data.num_examples]
-    ]
 
 
 def _sft_config(recipe: Recipe, seed: int, work_dir: Path, device: str, compute_dtype: str) -> Any:
@@ -174,7 +157,6 @@ def train_adapter(
     recipe = load_recipe(recipe_file)
     if seed not in recipe.training.seeds:
         raise PipelineInputError(f"seed {seed} is not in {recipe_file} [training] seeds={recipe.training.seeds}")
-    examples = sft_examples(recipe, data_file)
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     device = best_device()
@@ -184,6 +166,7 @@ def train_adapter(
     tokenizer = load_tokenizer(model_dir)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    examples = sft_examples(recipe, data_file, tokenizer)  # every record checked before the model loads
     model = load_model(model_dir, quantization, device=device)
     if device == "cuda" and recipe.training.packing and recipe.training.varlen_attention:
         use_packed_varlen_attention(model)

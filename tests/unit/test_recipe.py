@@ -43,6 +43,16 @@ def test_fast_recipe_differs_from_the_runbook_only_in_how_it_trains():
         ("[training]\nvarlen_attention = true\n", "varlen_attention = true works on packed sequences; set packing"),
         ("[optimizer]\nlr = 1\n", "[optimizer] is not a known section; use data, lora, training"),
         ("[data\n", "not valid TOML"),
+        ("[data]\nformat = 'sharegpt'\n", "[data] format='sharegpt' is unknown; use one of instruction, messages"),
+        ("[data]\nprompt_template = 'llama'\n", "[data] prompt_template='llama' is unknown; use one of alpaca, chat"),
+        ("[data]\nformat = 'messages'\n", 'format = "messages" is rendered by the tokenizer\'s chat template; set'),
+        ("[data]\nfile = 'nope/dolly.jsonl'\n", "[data] file = 'nope/dolly.jsonl' does not exist (relative paths"),
+        ("[data]\ndataset = 'alpaca'\nhub = 'x/y'\n", "[data] sets dataset and hub; name one source of examples"),
+        (
+            "[data]\nfields = {instruction = 'q'}\n",
+            "[data] fields={'instruction': 'q'} must map instruction and output",
+        ),
+        ("[data]\nfields = {prompt = 'q', output = 'a'}\n", "[data] fields={'prompt': 'q', 'output': 'a'} must map"),
     ],
 )
 def test_each_bad_recipe_names_file_key_and_fix(tmp_path, text, message):
@@ -59,9 +69,9 @@ def test_missing_recipe_file(tmp_path):
 
 
 def test_prompt_template_with_and_without_input():
-    with_input = format_prompt("alpaca", "Add.", "2 and 3")
+    with_input = format_prompt("Add.", "2 and 3")
     assert "### Input:\n2 and 3\n\n### Response:\n" in with_input and "paired with an input" in with_input
-    assert "### Input" not in format_prompt("alpaca", "Say hi.", "")
+    assert "### Input" not in format_prompt("Say hi.", "")
 
 
 def test_gpu_speed_switches_reach_the_trainer(tmp_path):
