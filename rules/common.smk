@@ -1,3 +1,4 @@
+from dataclasses import asdict
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -55,7 +56,12 @@ for name, recipe in RECIPES.items():
         source = Path(RECIPE_DATA[name]).stem
         origin = (recipe.data.file, recipe.data.hub, recipe.data.split)
         if SFT_SOURCES.setdefault(source, recipe.data) != recipe.data and (
-            (SFT_SOURCES[source].file, SFT_SOURCES[source].hub, SFT_SOURCES[source].split) != origin
+            (
+                SFT_SOURCES[source].file,
+                SFT_SOURCES[source].hub,
+                SFT_SOURCES[source].split,
+            )
+            != origin
         ):
             raise PipelineInputError(
                 f"recipes name different data that would be prepared as one file ({RECIPE_DATA[name]}); "
@@ -142,6 +148,15 @@ def get_recipe_file(wildcards):
 
 def get_recipe_data(wildcards):
     return RECIPE_DATA[wildcards.recipe]
+
+
+def get_sft_readers(wildcards):
+    """The [data] sections of the recipes that train on data/<sft>.jsonl (checked when it is prepared)."""
+    return [
+        asdict(RECIPES[name].data)
+        for name, file in RECIPE_DATA.items()
+        if file == f"data/{wildcards.sft}.jsonl"
+    ]
 
 
 def get_sft_source(wildcards):

@@ -29,5 +29,6 @@ rule prepare_sft_data:
     params:
         hub=lambda wildcards: SFT_SOURCES[wildcards.sft].hub or None,
         split=lambda wildcards: SFT_SOURCES[wildcards.sft].split,
+        readers=get_sft_readers,
     script:
         "../workflow/scripts/prepare_sft_data.py"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,9 +64,19 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
 
 
 def prepare_sft_data(
-    out_file: str | Path, manifest_file: str | Path, *, file: str | None = None, hub: str | None = None, split: str
+    out_file: str | Path,
+    manifest_file: str | Path,
+    *,
+    file: str | None = None,
+    hub: str | None = None,
+    split: str,
+    readers: Sequence[DataSection] = (),
 ) -> dict[str, Any]:
-    """Write a user's file (or a hub data set) as JSON Lines to ``out_file``, with the sha256 of both."""
+    """Write a user's file (or a hub data set) as JSON Lines to ``out_file``, with the sha256 of both.
+
+    Each of ``readers`` (the recipes' ``[data]`` that train on it) is checked against every record it will read
+    first, so a bad record stops here, before a training job starts (and Snakemake clears its old adapter).
+    """
     if file:
         records, origin, source_sha = read_records(file), str(file), sha256_file(file)
     else:
@@ -78,6 +89,8 @@ def prepare_sft_data(
                 f"the Hugging Face hub gave no {hub} ({exc}); offline, save it as a file and set [data] file"
             ) from None
         origin, source_sha = f"hf://{hub}/{split}", None
+    for data in readers:
+        checked_records(data, records, origin)
     payload = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
     atomic_write_bytes(out_file, payload)
     manifest = {
@@ -156,27 +169,30 @@ def chat_example(tokenizer: Any, messages: list[dict[str, str]]) -> dict[str, li
     return {"input_ids": list(encoded["input_ids"]), "assistant_masks": mask}
 
 
+def checked_records(data: DataSection, records: list[dict[str, Any]], origin: str) -> list[Any]:
+    """The first ``data.num_examples`` records read as ``data`` says: (instruction, input, output) triples or
+    conversations; the first bad one is an error naming ``origin``, the record and the field."""
+    if len(records) < data.num_examples:
+        raise PipelineInputError(
+            f"{origin} has {len(records)} records but [data] num_examples={data.num_examples}; lower num_examples"
+        )
+    read = conversation if data.format == "messages" else instruction_messages
+    return [read(data, record, origin, number) for number, record in enumerate(records[: data.num_examples], 1)]
+
+
 def sft_examples(recipe: Recipe, data_file: str | Path, tokenizer: Any) -> list[dict[str, Any]]:
     """The recipe's first ``num_examples`` records as trl examples: prompt/completion text (Alpaca template) or
     token ids with an assistant mask (the tokenizer's chat template). Every record is checked first."""
     data = recipe.data
-    origin = data.file or str(data_file)
-    records = read_records(data_file)
-    if len(records) < data.num_examples:
-        raise PipelineInputError(
-            f"recipe {recipe.name}: num_examples={data.num_examples} but {origin} has {len(records)}; "
-            "lower [data] num_examples"
-        )
-    records = records[: data.num_examples]
+    examples = checked_records(data, read_records(data_file), data.file or str(data_file))
     if data.format == "messages":
-        conversations = [conversation(data, r, origin, n) for n, r in enumerate(records, start=1)]
+        conversations = examples
+    elif data.prompt_template == "alpaca":
+        return [{"prompt": format_prompt(i, x), "completion": o} for i, x, o in examples]
     else:
-        triples = [instruction_messages(data, r, origin, n) for n, r in enumerate(records, start=1)]
-        if data.prompt_template == "alpaca":
-            return [{"prompt": format_prompt(i, x), "completion": o} for i, x, o in triples]
         conversations = [
             [{"role": "user", "content": f"{i}\n\n{x}" if x else i}, {"role": "assistant", "content": o}]
-            for i, x, o in triples
+            for i, x, o in examples
         ]
     if not getattr(tokenizer, "chat_template", None):
         raise PipelineInputError(

@@ -48,6 +48,22 @@ def test_a_users_file_is_prepared_with_its_sha256(tmp_path):
     assert [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()] == DOLLY
 
 
+def test_a_bad_record_stops_the_preparation_before_any_training(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dolly.jsonl").write_text("".join(json.dumps(r) + "\n" for r in DOLLY))
+    reader = load_recipe(recipe_file(tmp_path, 'file = "dolly.jsonl"', num_examples=2)).data  # fields not mapped
+    with pytest.raises(PipelineInputError, match="dolly.jsonl: record 1: field 'output' \\(output\\) is missing"):
+        prepare_sft_data(
+            tmp_path / "out.jsonl", tmp_path / "out.json", file="dolly.jsonl", split="train", readers=[reader]
+        )
+    assert not (tmp_path / "out.jsonl").exists()
+    too_many = load_recipe(recipe_file(tmp_path, f'file = "dolly.jsonl"\n{DOLLY_FIELDS}', num_examples=3)).data
+    with pytest.raises(PipelineInputError, match="dolly.jsonl has 2 records but \\[data\\] num_examples=3"):
+        prepare_sft_data(
+            tmp_path / "out.jsonl", tmp_path / "out.json", file="dolly.jsonl", split="train", readers=[too_many]
+        )
+
+
 def test_field_map_reads_dolly_records_into_alpaca_prompts(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     data = tmp_path / "dolly.jsonl"

@@ -3,9 +3,13 @@
 from ll_hallucination_pipeline.snakemake_glue import logged
 
 with logged(snakemake.log[0]):  # noqa: F821
+    from ll_hallucination_pipeline.recipe import DataSection
     from ll_hallucination_pipeline.sft_data import prepare_sft_data
 
     sm = snakemake  # noqa: F821
     out = sm.output
     file = sm.input[0] if sm.input else None
-    print(prepare_sft_data(out.data, out.manifest, file=file, hub=sm.params.hub, split=sm.params.split))
+    readers = [DataSection(**data) for data in sm.params.readers]
+    print(
+        prepare_sft_data(out.data, out.manifest, file=file, hub=sm.params.hub, split=sm.params.split, readers=readers)
+    )
