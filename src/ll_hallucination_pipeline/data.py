@@ -23,6 +23,9 @@ def check_records(name: str, records: list[dict[str, Any]], origin: str) -> None
                     f"{origin}: record {line} lacks field {field!r} of type {kind.__name__}; "
                     f"expected the Hugging Face {spec.hub[0]} ({spec.hub[1]}) schema"
                 )
+        problem = spec.problem(record)
+        if problem:
+            raise PipelineInputError(f"{origin}: record {line}: {problem}; fix or drop that record")
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:

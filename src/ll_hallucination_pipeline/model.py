@@ -228,6 +228,12 @@ def resolve_model_path(configured: str | None) -> Path | None:
 
 def check_model_dir(path: Path) -> None:
     """Fail early, naming the fix, if ``path`` is not a loadable local checkpoint."""
+    if path.is_file() and path.suffix == ".gguf":
+        raise PipelineInputError(
+            f"model path {path} is a GGUF file; the pipeline loads Hugging Face checkpoints: convert it with "
+            f'`uv run python -c "from ll_hallucination_pipeline.model import convert_gguf_to_hf; '
+            f"convert_gguf_to_hf('{path}', 'models/{path.stem}')\"` and set {MODEL_PATH_ENV}=models/{path.stem}"
+        )
     if not path.is_dir():
         raise PipelineInputError(
             f"model path {path} does not exist; set {MODEL_PATH_ENV} or model.path to a local "

@@ -162,10 +162,12 @@ def load_recipe(path: str | Path) -> Recipe:
     unknown = sorted(set(raw) - set(_SECTIONS))
     if unknown:
         raise PipelineInputError(f"{path}: [{unknown[0]}] is not a known section; use {', '.join(_SECTIONS)}")
-    sections = {
-        name: _section(path, name, cls, raw.get(name, {}) if isinstance(raw.get(name, {}), dict) else {})
-        for name, cls in _SECTIONS.items()
-    }
+    for name, value in raw.items():
+        if not isinstance(value, dict):
+            raise PipelineInputError(
+                f"{path}: {name} = {value!r} is not a table; write the [{name}] section with its keys below it"
+            )
+    sections = {name: _section(path, name, cls, raw.get(name, {})) for name, cls in _SECTIONS.items()}
     recipe = Recipe(name=path.stem.removeprefix("qlora_"), **sections)
     _check_choices(path, recipe)
     _check_data(path, recipe.data, raw.get("data", {}))
@@ -186,6 +188,14 @@ def _check_choices(path: Path, recipe: Recipe) -> None:
         raise PipelineInputError(
             f"{path}: [training] varlen_attention = true works on packed sequences; set packing = true or drop it"
         )
+    t = recipe.training
+    if t.max_steps == 0 or (t.max_steps < 0 and t.epochs == 0):
+        raise PipelineInputError(
+            f"{path}: [training] epochs={t.epochs}, max_steps={t.max_steps} would train zero steps; "
+            "set epochs > 0 (with max_steps = -1) or max_steps > 0"
+        )
+    if any(seed < 0 for seed in t.seeds):
+        raise PipelineInputError(f"{path}: [training] seeds={t.seeds}: seeds are integers >= 0")
     if len(set(recipe.training.seeds)) != len(recipe.training.seeds):
         raise PipelineInputError(f"{path}: [training] seeds={recipe.training.seeds} repeats a seed; list each once")
 

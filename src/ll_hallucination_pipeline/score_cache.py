@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .io import atomic_write_text
 
 Score = tuple[float, bool]
+log = logging.getLogger(__name__)
 
 
 class ScoreCache:
@@ -26,6 +28,7 @@ class ScoreCache:
         self.directory = Path(root) / fingerprint
         self.fingerprint = fingerprint
         self._memory: dict[str, Score] = {}  # entries this process has read or written
+        self._said_unreadable = False
 
     def key(self, context: Sequence[int], continuation: Sequence[int]) -> str:
         payload = json.dumps([self.fingerprint, list(context), list(continuation)])
@@ -40,6 +43,11 @@ class ScoreCache:
         try:
             logprob, greedy = json.loads(self._path(key).read_text())
         except FileNotFoundError:
+            return None
+        except (ValueError, TypeError, OSError):  # empty, truncated or foreign: a miss, recomputed
+            if not self._said_unreadable:
+                log.warning("unreadable score-cache entries are recomputed (first: %s)", self._path(key))
+                self._said_unreadable = True
             return None
         self._memory[key] = (float(logprob), bool(greedy))
         return self._memory[key]

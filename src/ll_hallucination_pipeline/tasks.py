@@ -26,6 +26,8 @@ class DataSet:
     hub: (dataset path, config name) on the Hugging Face hub.
     required: top-level field -> Python type every record must have.
     purpose: ``"evaluation"`` (a task's items) or ``"fine-tuning"`` (a recipe's examples).
+    problem: a record's fields are present and typed (``required``); this says what is wrong with their
+        meaning (labels that name no choice, no correct answer, ...), or ``None``.
     """
 
     split: str
@@ -33,6 +35,7 @@ class DataSet:
     hub: tuple[str, str | None]
     required: dict[str, type]
     purpose: Literal["evaluation", "fine-tuning"] = "evaluation"
+    problem: Callable[[Doc], str | None] = lambda doc: None  # what is wrong with a record's meaning, if anything
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,40 @@ def _truthfulqa(targets: str) -> tuple[Callable[[Doc], list[str]], Callable[[Doc
     return (lambda doc: list(doc[targets]["choices"])), (lambda doc: [bool(x) for x in doc[targets]["labels"]])
 
 
+def _choice_list_problem(choices: Any, what: str) -> str | None:
+    if not isinstance(choices, list) or not choices or not all(isinstance(c, str) and c.strip() for c in choices):
+        return f"{what} must be a non-empty list of non-empty texts"
+    return None
+
+
+def _arc_problem(doc: Doc) -> str | None:
+    choices = doc["choices"]
+    problem = _choice_list_problem(choices.get("text"), "choices.text")
+    if problem:
+        return problem
+    labels = choices.get("label")
+    if not isinstance(labels, list) or len(labels) != len(choices["text"]):
+        return "choices.label must give one label per choice"
+    if doc["answerKey"] not in labels:
+        return f"answerKey {doc['answerKey']!r} is not among its labels {labels}"
+    return None
+
+
+def _truthfulqa_problem(doc: Doc) -> str | None:
+    for targets in ("mc1_targets", "mc2_targets"):
+        problem = _choice_list_problem(doc[targets].get("choices"), f"{targets}.choices")
+        if problem:
+            return problem
+        labels = doc[targets].get("labels")
+        if not isinstance(labels, list) or len(labels) != len(doc[targets]["choices"]) or set(labels) - {0, 1}:
+            return f"{targets}.labels must be 0 or 1, one per choice"
+        if 1 not in labels:
+            return f"{targets}.labels mark no choice correct; at least one must be 1"
+    if doc["mc1_targets"]["labels"][0] != 1 or sum(doc["mc1_targets"]["labels"]) != 1:
+        return "mc1_targets.labels must mark exactly the first choice correct (lm-eval scores mc1 that way)"
+    return None
+
+
 _ARC_FIELDS = {"id": str, "question": str, "choices": dict, "answerKey": str}
 
 DATA_SETS: dict[str, DataSet] = {
@@ -84,15 +121,21 @@ DATA_SETS: dict[str, DataSet] = {
         local_file="truthfulqa/mc_validation.jsonl",
         hub=("truthfulqa/truthful_qa", "multiple_choice"),
         required={"question": str, "mc1_targets": dict, "mc2_targets": dict},
+        problem=_truthfulqa_problem,
     ),
     "arc_easy": DataSet(
-        split="test", local_file="arc_easy/test.jsonl", hub=("allenai/ai2_arc", "ARC-Easy"), required=_ARC_FIELDS
+        split="test",
+        local_file="arc_easy/test.jsonl",
+        hub=("allenai/ai2_arc", "ARC-Easy"),
+        required=_ARC_FIELDS,
+        problem=_arc_problem,
     ),
     "arc_challenge": DataSet(
         split="test",
         local_file="arc_challenge/test.jsonl",
         hub=("allenai/ai2_arc", "ARC-Challenge"),
         required=_ARC_FIELDS,
+        problem=_arc_problem,
     ),
     "alpaca": DataSet(
         split="train",

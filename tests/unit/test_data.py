@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -51,3 +52,50 @@ def test_unreachable_hub_names_the_local_fix_and_writes_nothing(tmp_path, monkey
     with pytest.raises(PipelineInputError, match="set data.local_dir in config.yaml to a directory holding arc_easy/"):
         prepare_dataset("arc_easy", out, tmp_path / "arc_easy.json", source=None)
     assert not out.exists()
+
+
+def _first(path: Path) -> dict:
+    return json.loads(path.read_text().splitlines()[0])
+
+
+@pytest.mark.parametrize(
+    ("name", "local_file", "break_record", "message"),
+    [
+        (
+            "truthfulqa",
+            "truthfulqa/mc_validation.jsonl",
+            lambda r: r["mc2_targets"].update(labels=[0] * len(r["mc2_targets"]["labels"])),
+            "record 1: mc2_targets.labels mark no choice correct; at least one must be 1",
+        ),
+        (
+            "truthfulqa",
+            "truthfulqa/mc_validation.jsonl",
+            lambda r: r["mc1_targets"].update(labels=[0, 1] + [0] * (len(r["mc1_targets"]["labels"]) - 2)),
+            "record 1: mc1_targets.labels must mark exactly the first choice correct",
+        ),
+        ("arc_easy", "arc_easy/test.jsonl", lambda r: r.update(answerKey="Z"), "record 1: answerKey 'Z' is not among"),
+        (
+            "arc_easy",
+            "arc_easy/test.jsonl",
+            lambda r: r["choices"].update(text=[]),
+            "record 1: choices.text must be a non-empty list of non-empty texts",
+        ),
+    ],
+)
+def test_records_whose_meaning_is_wrong_are_refused(tiny_data, tmp_path, name, local_file, break_record, message):
+    record = _first(tiny_data / local_file)
+    break_record(record)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(record) + "\n")
+    with pytest.raises(PipelineInputError, match=message):
+        prepare_dataset(name, tmp_path / "d.jsonl", tmp_path / "m.json", source=bad)
+    assert not (tmp_path / "d.jsonl").exists()
+
+
+def test_a_gguf_model_path_says_how_to_convert_it(tmp_path):
+    from ll_hallucination_pipeline.model import check_model_dir
+
+    gguf = tmp_path / "model.Q4_1.gguf"
+    gguf.write_bytes(b"GGUF")
+    with pytest.raises(PipelineInputError, match=r"is a GGUF file; .*convert_gguf_to_hf\('.*model.Q4_1.gguf'"):
+        check_model_dir(gguf)

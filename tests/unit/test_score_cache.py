@@ -33,3 +33,17 @@ def test_model_identity_is_part_of_the_key(tmp_path):
     assert a.get(a.key([1, 2], [3])) == (-1.5, True)
     assert b.get(b.key([1, 2], [3])) is None
     assert a.key([1, 2], [3]) != b.key([1, 2], [3])
+
+
+def test_unreadable_entries_are_misses_said_once(tmp_path, caplog):
+    writer = ScoreCache(tmp_path, "model-a")
+    keys = [writer.key([1], [2]), writer.key([1], [3])]
+    writer.put_many([(keys[0], (-1.0, True)), (keys[1], (-2.0, False))])
+    for entry, content in zip(sorted(tmp_path.rglob("*.json")), ("", '{"not": "a score"}'), strict=True):
+        entry.write_text(content)  # an empty file, as a full disk leaves one, and a foreign one
+    cache = ScoreCache(tmp_path, "model-a")
+    with caplog.at_level("WARNING"):
+        assert [cache.get(key) for key in keys] == [None, None]
+    assert len([r for r in caplog.records if "unreadable score-cache entries" in r.message]) == 1
+    cache.put_many([(keys[0], (-1.5, True))])
+    assert ScoreCache(tmp_path, "model-a").get(keys[0]) == (-1.5, True)
