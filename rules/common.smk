@@ -3,7 +3,7 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from ll_hallucination_pipeline.config import SCHEMA_PATH, check_config
+from ll_hallucination_pipeline.config import SCHEMA_PATH, check_config, check_config_files
 from ll_hallucination_pipeline.data import local_source
 from ll_hallucination_pipeline.environment import torch_job_threads
 from ll_hallucination_pipeline.errors import PipelineInputError
@@ -17,6 +17,7 @@ from ll_hallucination_pipeline.tasks import DATA_SETS, get_data_set, task_data_f
 from ll_hallucination_pipeline.train import ADAPTER_PATH_ENV, external_adapter
 
 # One readable line for a bad config (key, value, fix), then Snakemake's own check.
+check_config_files(workflow.configfiles)
 check_config(config)
 validate(config, str(SCHEMA_PATH))
 

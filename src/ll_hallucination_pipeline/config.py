@@ -59,6 +59,29 @@ def _fill_defaults(node: dict[str, Any], schema: dict[str, Any]) -> None:
             _fill_defaults(node[key], sub)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML that refuses a key given twice in one mapping (PyYAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise PipelineInputError(
+                    f"{self.name}: line {key_node.start_mark.line + 1}: key {key!r} is given twice; keep one"
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def check_config_files(paths: list[str | Path]) -> None:
+    """Refuse a config file that gives one key twice (before its values are used, whichever would win)."""
+    for path in paths:
+        if Path(path).is_file():
+            with open(path, encoding="utf-8") as handle:
+                yaml.load(handle, Loader=_UniqueKeyLoader)
+
+
 def check_config(config: dict[str, Any], *, source: str = "config.yaml") -> dict[str, Any]:
     """Fill defaults into ``config`` in place and validate it; raise one line naming key, value and fix."""
     from jsonschema import Draft202012Validator

@@ -36,6 +36,12 @@ def test_malformed_config(tmp_path):
     assert done.returncode != 0 and "Config file is not valid JSON or YAML" in done.stdout
 
 
+def test_a_config_key_given_twice(tmp_path):
+    (tmp_path / "config.yaml").write_text("eval:\n  seeds: [0]\neval:\n  seeds: [1]\n")
+    done = run_snakemake(tmp_path, "all", "-n")
+    assert done.returncode != 0 and "config.yaml: line 3: key 'eval' is given twice; keep one" in done.stdout
+
+
 def test_limit_in_a_final_results_target(tiny_data, tmp_path):
     write_config(tmp_path, data={"source": "local", "local_dir": str(tiny_data)}, eval={"limit": 4})
     done = run_snakemake(tmp_path, "evals/baseline/arc_easy_seed0_full/results.json", "-n")

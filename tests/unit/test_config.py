@@ -38,3 +38,17 @@ def test_each_bad_config_gets_one_readable_line(config, message):
         check_config(config)
     assert str(info.value).startswith(message)
     assert "\n" not in str(info.value)
+
+
+def test_a_key_given_twice_is_refused(tmp_path):
+    from ll_hallucination_pipeline.config import check_config_files
+
+    path = tmp_path / "config.yaml"
+    path.write_text("eval:\n  seeds: [0]\nstats:\n  seed: 1\neval:\n  seeds: [1, 2]\n")
+    with pytest.raises(PipelineInputError, match="config.yaml: line 5: key 'eval' is given twice; keep one"):
+        check_config_files([path])
+    path.write_text("eval:\n  seeds: [0]\n  seeds: [1]\n")
+    with pytest.raises(PipelineInputError, match="line 3: key 'seeds' is given twice"):
+        check_config_files([path])
+    path.write_text("eval:\n  seeds: [0]\n")
+    check_config_files([path, tmp_path / "absent.yaml"])
