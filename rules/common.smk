@@ -3,7 +3,11 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from ll_hallucination_pipeline.config import SCHEMA_PATH, check_config, check_config_files
+from ll_hallucination_pipeline.config import (
+    SCHEMA_PATH,
+    check_config,
+    check_config_files,
+)
 from ll_hallucination_pipeline.data import local_source
 from ll_hallucination_pipeline.environment import torch_job_threads
 from ll_hallucination_pipeline.errors import PipelineInputError
@@ -221,12 +225,15 @@ def get_all_targets(wildcards):
             seed=SEEDS,
             limit=EVAL["limit"],
         )
+    # Every per-seed result and adapter is a target of its own too: after an interrupted run, one that is
+    # missing is rebuilt even where the summaries made from it still stand.
     targets = [
         "docs/nvidia-smi.txt",
         "docs/torch_env.txt",
         "docs/smoke_test.json",
         "evals/baseline/summary.csv",
         "evals/baseline/bootstrap_ci.csv",
+        *get_baseline_runs(wildcards),
     ]
     if ADAPTERS:
         targets += [
@@ -234,5 +241,7 @@ def get_all_targets(wildcards):
             "evals/compare/deltas.csv",
             "docs/manifest.json",
             "docs/figures/tradeoff_scatter.png",
+            *get_postqlora_runs(wildcards),
+            *[adapter_dir(name) for name in TRAINED_ADAPTERS],
         ]
     return targets
