@@ -18,7 +18,7 @@ from ll_hallucination_pipeline.model import (
 from ll_hallucination_pipeline.recipe import load_recipe
 from ll_hallucination_pipeline.sft_data import sft_data_file
 from ll_hallucination_pipeline.tasks import DATA_SETS, get_data_set, task_data_file
-from ll_hallucination_pipeline.train import ADAPTER_PATH_ENV, external_adapter
+from ll_hallucination_pipeline.adapters import external_adapter
 
 # One readable line for a bad config (key, value, fix), then Snakemake's own check.
 check_config_files(workflow.configfiles)

@@ -217,9 +217,9 @@ def evaluate_jobs(
     and limit says 0-shot loglikelihood scoring) is not rerun: see :func:`reuse_evaluation`. Otherwise
     its requests still cost no forward pass: the score cache serves them.
     """
+    from .adapters import check_adapter_dir
     from .environment import package_versions
     from .io import sha256_file
-    from .train import check_adapter_dir
     from .weights_hash import weights_sha256
 
     model_sha256 = model_sha256 or weights_sha256(model_dir)

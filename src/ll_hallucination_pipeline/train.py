@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import json
 import logging
-import os
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .adapters import MANIFEST_NAME
 from .environment import package_versions
 from .errors import PipelineInputError
 from .io import atomic_directory, atomic_write_json, atomic_write_text, sha256_file
@@ -30,12 +28,9 @@ from .weights_hash import weights_sha256
 
 log = logging.getLogger(__name__)
 
-MANIFEST_NAME = "manifest.json"
 TRAINING_LOG_NAME = "training_log.csv"
 ELAPSED = "elapsed_s"  # training log column: seconds from the start (or resumption) of training to each step
 RECIPE_NAME = "recipe.toml"
-ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
-ADAPTER_PATH_ENV = "LORA_ADAPTER_PATH"
 
 
 def _sft_config(recipe: Recipe, seed: int, work_dir: Path, device: str, compute_dtype: str) -> Any:
@@ -230,45 +225,3 @@ def train_adapter(
         atomic_write_json(tmp / MANIFEST_NAME, manifest)
     shutil.rmtree(work_dir, ignore_errors=True)
     return manifest
-
-
-def check_adapter_dir(
-    adapter_dir: str | Path, model_dir: str | Path | None = None, *, model_sha256: str | None = None
-) -> dict[str, Any]:
-    """Fail early unless ``adapter_dir`` is a complete adapter (trained on ``model_dir``, if given, whose
-    weights' hash is ``model_sha256`` where already known)."""
-    adapter_dir = Path(adapter_dir)
-    if not adapter_dir.is_dir():
-        raise PipelineInputError(
-            f"adapter {adapter_dir} does not exist; train it (adapters/<recipe>_seed<N>) or fix LORA_ADAPTER_PATH"
-        )
-    missing = [name for name in ADAPTER_FILES if not (adapter_dir / name).is_file()]
-    if missing:
-        raise PipelineInputError(f"adapter {adapter_dir} is incomplete (missing {', '.join(missing)}); re-train it")
-    manifest_file = adapter_dir / MANIFEST_NAME
-    manifest = json.loads(manifest_file.read_text()) if manifest_file.is_file() else {}
-    trained_on = manifest.get("base_model_sha256")
-    if model_dir is not None and trained_on and trained_on != (model_sha256 or weights_sha256(model_dir)):
-        raise PipelineInputError(
-            f"adapter {adapter_dir} was trained on {manifest.get('base_model_path')}, not on the configured "
-            f"base model {model_dir}; set MODEL_PATH/model.path to its base or re-train the adapter"
-        )
-    return manifest
-
-
-@dataclass(frozen=True)
-class ExternalAdapter:
-    """An adapter trained elsewhere (``$LORA_ADAPTER_PATH``), evaluated under ``name``."""
-
-    name: str
-    path: Path
-
-
-def external_adapter() -> ExternalAdapter | None:
-    """The checked adapter ``$LORA_ADAPTER_PATH`` names, or ``None`` when unset."""
-    raw = os.environ.get(ADAPTER_PATH_ENV)
-    if not raw:
-        return None
-    path = Path(raw).expanduser().resolve()
-    check_adapter_dir(path)
-    return ExternalAdapter(name=f"external-{path.name}", path=path)

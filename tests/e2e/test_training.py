@@ -14,12 +14,13 @@ import pytest
 from safetensors import safe_open
 from safetensors.torch import load_file
 
+from ll_hallucination_pipeline.adapters import check_adapter_dir
 from ll_hallucination_pipeline.data import local_source, prepare_dataset
 from ll_hallucination_pipeline.errors import PipelineInputError
 from ll_hallucination_pipeline.io import sha256_file
 from ll_hallucination_pipeline.model import QuantizationSettings
 from ll_hallucination_pipeline.results import per_request_loglikelihoods
-from ll_hallucination_pipeline.train import TRAINING_LOG_NAME, check_adapter_dir, train_adapter
+from ll_hallucination_pipeline.train import TRAINING_LOG_NAME, train_adapter
 from tests.helpers import run_lm_eval_hf
 
 pytestmark = pytest.mark.slow
