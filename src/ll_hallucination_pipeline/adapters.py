@@ -22,25 +22,29 @@ ADAPTER_PATH_ENV = "LORA_ADAPTER_PATH"
 LORA_PREFIX = "base_model.model."
 
 
-def _tensor_shapes(files: list[Path]) -> dict[str, tuple[list[int], str]]:
-    """Name -> (shape, dtype) of every tensor in safetensors ``files``, from their headers only."""
+def tensor_shapes(files: list[Path]) -> dict[str, tuple[list[int], str]]:
+    """Name -> (shape, dtype) of every tensor in safetensors ``files``, from their headers only; ``ValueError``
+    for a file whose header is unreadable or whose data is cut short."""
     shapes = {}
     for file in files:
         with open(file, "rb") as handle:
             size = int.from_bytes(handle.read(8), "little")
             header = json.loads(handle.read(size))
-        shapes |= {name: (t["shape"], t["dtype"]) for name, t in header.items() if name != "__metadata__"}
+        tensors = {name: t for name, t in header.items() if name != "__metadata__"}
+        if 8 + size + max((t["data_offsets"][1] for t in tensors.values()), default=0) > file.stat().st_size:
+            raise ValueError(f"{file} is cut short")
+        shapes |= {name: (t["shape"], t["dtype"]) for name, t in tensors.items()}
     return shapes
 
 
 def check_adapter_fits(adapter_dir: Path, model_dir: Path) -> None:
     """Fail, naming the module, unless every LoRA matrix of ``adapter_dir`` fits a linear layer of ``model_dir``."""
-    base = _tensor_shapes(sorted(Path(model_dir).glob("*.safetensors")))
+    base = tensor_shapes(sorted(Path(model_dir).glob("*.safetensors")))
     if not base:
         return  # a .bin checkpoint: nothing to read cheaply; peft checks when it loads
     config = json.loads((adapter_dir / "adapter_config.json").read_text())
     trained_for = config.get("base_model_name_or_path") or "an unnamed model"
-    for name, (shape, _) in _tensor_shapes([adapter_dir / "adapter_model.safetensors"]).items():
+    for name, (shape, _) in tensor_shapes([adapter_dir / "adapter_model.safetensors"]).items():
         module, _, part = name.removeprefix(LORA_PREFIX).rpartition(".lora_")
         if part not in ("A.weight", "B.weight"):
             continue

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import json
 import logging
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
-from .adapters import MANIFEST_NAME
+from .adapters import MANIFEST_NAME, tensor_shapes
 from .environment import package_versions
 from .errors import PipelineInputError
 from .io import atomic_directory, atomic_write_json, atomic_write_text, sha256_file
@@ -96,6 +97,38 @@ def _training_log(log_history: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+CHECKPOINT_FILES = ("trainer_state.json", "adapter_model.safetensors")
+
+
+def _checkpoint_problem(checkpoint: Path) -> str | None:
+    """What makes a checkpoint unusable to resume from (a file missing, empty or unreadable), or ``None``."""
+    for name in CHECKPOINT_FILES:
+        if not (checkpoint / name).is_file():
+            return f"{name} is missing"
+    try:
+        json.loads((checkpoint / "trainer_state.json").read_text())
+        tensor_shapes([checkpoint / "adapter_model.safetensors"])
+    except (ValueError, OSError) as exc:
+        return f"a file is unreadable ({exc})"
+    for state in sorted(checkpoint.glob("*.pt")) + sorted(checkpoint.glob("*.pth")):
+        with open(state, "rb") as handle:
+            if handle.read(2) != b"PK":  # torch.save's zip format
+                return f"{state.name} is empty or truncated"
+    return None
+
+
+def last_usable_checkpoint(work_dir: Path) -> str | None:
+    """The newest checkpoint in ``work_dir`` that can be resumed from; a damaged one (a kill during its save, a
+    full disk) is skipped for the one before it, and said in the log."""
+    checkpoints = sorted(work_dir.glob("checkpoint-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]), reverse=True)
+    for checkpoint in checkpoints:
+        problem = _checkpoint_problem(checkpoint)
+        if problem is None:
+            return str(checkpoint)
+        log.warning("skipping damaged checkpoint %s: %s", checkpoint, problem)
+    return None
+
+
 def resume_in_trained_dtypes(model: Any) -> None:
     """Make the Trainer's resumption load the checkpoint's adapter in the dtypes it is being trained in.
 
@@ -142,7 +175,6 @@ def train_adapter(
     """
     from datasets import Dataset
     from peft import LoraConfig, prepare_model_for_kbit_training
-    from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTTrainer
 
     from .checkpointing import AutoCheckpointing
@@ -189,7 +221,7 @@ def train_adapter(
         peft_config=lora,
         callbacks=[StepClock(ELAPSED), *([sizing] if sizing else [])],
     )
-    checkpoint = get_last_checkpoint(str(work_dir))
+    checkpoint = last_usable_checkpoint(work_dir)
     resumed_from = int(checkpoint.rsplit("-", 1)[1]) if checkpoint else 0
     if checkpoint:
         log.info("resuming from %s", checkpoint)
