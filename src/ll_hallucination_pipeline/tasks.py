@@ -104,7 +104,11 @@ def _truthfulqa_problem(doc: Doc) -> str | None:
         if problem:
             return problem
         labels = doc[targets].get("labels")
-        if not isinstance(labels, list) or len(labels) != len(doc[targets]["choices"]) or set(labels) - {0, 1}:
+        if (
+            not isinstance(labels, list)
+            or len(labels) != len(doc[targets]["choices"])
+            or any(x not in (0, 1) for x in labels)
+        ):
             return f"{targets}.labels must be 0 or 1, one per choice"
         if 1 not in labels:
             return f"{targets}.labels mark no choice correct; at least one must be 1"
