@@ -8,7 +8,12 @@ from ll_hallucination_pipeline.config import (
     check_config,
     check_config_files,
 )
-from ll_hallucination_pipeline.data import local_source
+from ll_hallucination_pipeline.data import (
+    check_records,
+    local_source,
+    read_jsonl,
+    will_be_prepared,
+)
 from ll_hallucination_pipeline.environment import torch_job_threads
 from ll_hallucination_pipeline.errors import PipelineInputError
 from ll_hallucination_pipeline.model import (
@@ -16,7 +21,11 @@ from ll_hallucination_pipeline.model import (
     resolve_model_path,
 )
 from ll_hallucination_pipeline.recipe import load_recipe
-from ll_hallucination_pipeline.sft_data import sft_data_file
+from ll_hallucination_pipeline.sft_data import (
+    checked_records,
+    read_records,
+    sft_data_file,
+)
 from ll_hallucination_pipeline.tasks import DATA_SETS, get_data_set, task_data_file
 from ll_hallucination_pipeline.adapters import external_adapter
 
@@ -110,6 +119,26 @@ def data_source(dataset):
     ):
         return local_source(dataset, local_dir)
     return None
+
+
+def check_sources_to_prepare():
+    """Check, record by record, the local sources the DAG is about to (re)prepare: a bad file stops the run here,
+    before any job, so nothing already prepared or computed is cleared for a job that would fail.
+    """
+    for name in sorted(
+        {Path(f).stem for f in [*TASK_DATA, *RECIPE_DATA.values()]} & set(DATA_SETS)
+    ):
+        source = data_source(name)
+        if source and will_be_prepared(source, f"data/{name}.jsonl"):
+            check_records(name, read_jsonl(source), str(source))
+    for name, data in SFT_SOURCES.items():
+        if data.file and will_be_prepared(data.file, f"data/{name}.jsonl"):
+            for recipe in RECIPES.values():
+                if RECIPE_DATA[recipe.name] == f"data/{name}.jsonl":
+                    checked_records(recipe.data, read_records(data.file), data.file)
+
+
+check_sources_to_prepare()
 
 
 def get_data_source(wildcards):

@@ -93,3 +93,11 @@ def prepare_dataset(
     }
     atomic_write_json(manifest_file, manifest)
     return manifest
+
+
+def will_be_prepared(source: str | Path, prepared: str | Path) -> bool:
+    """Whether the DAG will (re)prepare ``prepared`` from local ``source``: it is missing or older. Such a source
+    is checked when the workflow loads, so a bad file stops the run before any job (and before Snakemake clears
+    the outputs of a job it is about to re-run)."""
+    prepared = Path(prepared)
+    return not prepared.is_file() or prepared.stat().st_mtime < Path(source).stat().st_mtime

@@ -54,13 +54,35 @@ def test_wrong_data_schema_fails_early_and_keeps_results(tiny_data, tmp_path):
     (bad_dir / "arc_easy").mkdir(parents=True)
     (bad_dir / "arc_easy" / "test.jsonl").write_text(json.dumps({"question": "q?", "answer": "A"}) + "\n")
     work = tmp_path / "w"
-    write_config(work, data={"source": "local", "local_dir": str(bad_dir)}, eval={"tasks": ["arc_easy"]})
+    no_training = {"recipes": []}
+    write_config(
+        work, data={"source": "local", "local_dir": str(bad_dir)}, eval={"tasks": ["arc_easy"]}, qlora=no_training
+    )
     earlier = work / "evals/baseline/keep.txt"
     earlier.parent.mkdir(parents=True)
     earlier.write_text("computed before")
     done = run_snakemake(work, "data/arc_easy.jsonl", "--cores", "1")
     assert done.returncode != 0
-    log = (work / "logs/prepare_data/arc_easy.log").read_text()
-    assert "record 1 lacks field 'id' of type str" in log
-    assert not (work / "data/arc_easy.jsonl").exists()
+    assert "arc_easy/test.jsonl: record 1 lacks field 'id' of type str" in done.stdout
+    assert not (work / "logs").exists()  # stopped when the workflow loaded: no job ran
     assert earlier.read_text() == "computed before"
+
+
+def test_a_source_turned_bad_keeps_what_was_prepared_from_it(tiny_data, tmp_path):
+    source = tmp_path / "data"
+    (source / "arc_easy").mkdir(parents=True)
+    good = (tiny_data / "arc_easy/test.jsonl").read_text()
+    (source / "arc_easy/test.jsonl").write_text(good)
+    work = tmp_path / "w"
+    no_training = {"recipes": []}
+    write_config(
+        work, data={"source": "local", "local_dir": str(source)}, eval={"tasks": ["arc_easy"]}, qlora=no_training
+    )
+    assert run_snakemake(work, "data/arc_easy.jsonl", "--cores", "1").returncode == 0
+    prepared = (work / "data/arc_easy.jsonl").read_bytes()
+    record = json.loads(good.splitlines()[0]) | {"answerKey": "Z"}
+    (source / "arc_easy/test.jsonl").write_text(json.dumps(record) + "\n" + "\n".join(good.splitlines()[1:]) + "\n")
+    done = run_snakemake(work, "all", "--cores", "1")
+    assert done.returncode != 0
+    assert "arc_easy/test.jsonl: record 1: answerKey 'Z' is not among its labels" in done.stdout
+    assert (work / "data/arc_easy.jsonl").read_bytes() == prepared
