@@ -29,9 +29,18 @@ from ll_hallucination_pipeline.sft_data import (
 from ll_hallucination_pipeline.tasks import DATA_SETS, get_data_set, task_data_file
 from ll_hallucination_pipeline.adapters import external_adapter
 
+
+def stop_on_bad_input(call, *args):
+    """``call(*args)``; bad input stops the run with its one line (file, key or record, fix), no traceback."""
+    try:
+        return call(*args)
+    except PipelineInputError as error:
+        raise SystemExit(f"PipelineInputError: {error}") from None
+
+
 # One readable line for a bad config (key, value, fix), then Snakemake's own check.
-check_config_files(workflow.configfiles)
-check_config(config)
+stop_on_bad_input(check_config_files, workflow.configfiles)
+stop_on_bad_input(check_config, config)
 validate(config, str(SCHEMA_PATH))
 
 # Threads of each torch job (see torch_job_threads); `--set-threads RULE=N` overrides one rule.
@@ -40,7 +49,7 @@ TORCH_THREADS = torch_job_threads()
 EMBEDDED_MODEL_DIR = "models/smollm2-135m-instruct"
 # The base model's weights hash, computed once (see weights_hash.py) and read by every later job.
 MODEL_WEIGHTS_RECORD = "models/base_model.weights_sha256.json"
-USER_MODEL_DIR = resolve_model_path(config["model"]["path"])
+USER_MODEL_DIR = stop_on_bad_input(resolve_model_path, config["model"]["path"])
 MODEL_LABEL = config["model"]["label"] or (
     USER_MODEL_DIR.name if USER_MODEL_DIR else Path(EMBEDDED_MODEL_DIR).name
 )
@@ -58,36 +67,42 @@ TASK_DATA = [
 
 # Recipes are validated here, before any job: a malformed one stops the run with its file and key.
 RECIPES = {
-    name: load_recipe(Path(config["qlora"]["recipes_dir"]) / f"qlora_{name}.toml")
+    name: stop_on_bad_input(
+        load_recipe, Path(config["qlora"]["recipes_dir"]) / f"qlora_{name}.toml"
+    )
     for name in config["qlora"]["recipes"]
 }
 # Fine-tuning data each recipe reads: a registered data set, or a user's file or hub data set prepared into
 # data/user_<stem>.jsonl / data/hub_<id>.jsonl (its own DAG target, so a changed file re-trains its adapters).
 RECIPE_DATA = {name: sft_data_file(recipe.data) for name, recipe in RECIPES.items()}
-SFT_SOURCES = {}
-for name, recipe in RECIPES.items():
-    if recipe.data.file or recipe.data.hub:
-        source = Path(RECIPE_DATA[name]).stem
-        origin = (recipe.data.file, recipe.data.hub, recipe.data.split)
-        if SFT_SOURCES.setdefault(source, recipe.data) != recipe.data and (
-            (
-                SFT_SOURCES[source].file,
-                SFT_SOURCES[source].hub,
-                SFT_SOURCES[source].split,
-            )
-            != origin
-        ):
-            raise PipelineInputError(
-                f"recipes name different data that would be prepared as one file ({RECIPE_DATA[name]}); "
-                "give the files different names"
-            )
+
+
+def sft_sources():
+    """Prepared file stem -> the [data] section naming a user's file or hub data set behind it."""
+    sources = {}
+    for name, recipe in RECIPES.items():
+        if recipe.data.file or recipe.data.hub:
+            first = sources.setdefault(Path(RECIPE_DATA[name]).stem, recipe.data)
+            if (first.file, first.hub, first.split) != (
+                recipe.data.file,
+                recipe.data.hub,
+                recipe.data.split,
+            ):
+                raise PipelineInputError(
+                    f"recipes name different data that would be prepared as one file ({RECIPE_DATA[name]}); "
+                    "give the files different names"
+                )
+    return sources
+
+
+SFT_SOURCES = stop_on_bad_input(sft_sources)
 TRAINED_ADAPTERS = {
     f"{name}_seed{seed}": name
     for name, recipe in RECIPES.items()
     for seed in recipe.training.seeds
 }
 # $LORA_ADAPTER_PATH: an adapter trained elsewhere, evaluated as "external-<dir name>".
-EXTERNAL_ADAPTER = external_adapter()
+EXTERNAL_ADAPTER = stop_on_bad_input(external_adapter)
 ADAPTERS = list(TRAINED_ADAPTERS) + (
     [EXTERNAL_ADAPTER.name] if EXTERNAL_ADAPTER else []
 )
@@ -138,7 +153,7 @@ def check_sources_to_prepare():
                     checked_records(recipe.data, read_records(data.file), data.file)
 
 
-check_sources_to_prepare()
+stop_on_bad_input(check_sources_to_prepare)
 
 
 def get_data_source(wildcards):

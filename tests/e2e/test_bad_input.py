@@ -28,6 +28,7 @@ def test_unknown_task(tiny_data, tmp_path):
     done = run_snakemake(tmp_path, "all", "-n")
     assert done.returncode != 0
     assert "eval.tasks[1]='arc_eazy' is invalid; use truthfulqa_mc2 or truthfulqa_mc1 or arc_easy" in done.stdout
+    assert 'File "' not in done.stdout  # one line, no traceback
 
 
 def test_malformed_config(tmp_path):
@@ -40,6 +41,7 @@ def test_a_config_key_given_twice(tmp_path):
     (tmp_path / "config.yaml").write_text("eval:\n  seeds: [0]\neval:\n  seeds: [1]\n")
     done = run_snakemake(tmp_path, "all", "-n")
     assert done.returncode != 0 and "config.yaml: line 3: key 'eval' is given twice; keep one" in done.stdout
+    assert 'File "' not in done.stdout
 
 
 def test_limit_in_a_final_results_target(tiny_data, tmp_path):
