@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue D's CPU target: time README command 1 (the whole default `all` on the embedded model: baseline,
+# Time README command 1 (the whole default `all` on the embedded model: baseline,
 # tiny training, post-QLoRA evaluation, analysis) from a clean evals/, adapters/ and an empty score cache,
 # keeping the converted model and the prepared data. Prints the wall time and each job's time.
 # Usage: bash bench/all_cpu.sh
