@@ -119,6 +119,18 @@ def _truthfulqa_problem(doc: Doc) -> str | None:
 
 _ARC_FIELDS = {"id": str, "question": str, "choices": dict, "answerKey": str}
 
+
+def _arc_data(config: str, folder: str) -> DataSet:
+    """An AI2 ARC split as the pipeline reads it: its test split, the hub's schema, answer keys checked."""
+    return DataSet(
+        split="test",
+        local_file=f"{folder}/test.jsonl",
+        hub=("allenai/ai2_arc", config),
+        required=_ARC_FIELDS,
+        problem=_arc_problem,
+    )
+
+
 DATA_SETS: dict[str, DataSet] = {
     "truthfulqa": DataSet(
         split="validation",
@@ -127,20 +139,8 @@ DATA_SETS: dict[str, DataSet] = {
         required={"question": str, "mc1_targets": dict, "mc2_targets": dict},
         problem=_truthfulqa_problem,
     ),
-    "arc_easy": DataSet(
-        split="test",
-        local_file="arc_easy/test.jsonl",
-        hub=("allenai/ai2_arc", "ARC-Easy"),
-        required=_ARC_FIELDS,
-        problem=_arc_problem,
-    ),
-    "arc_challenge": DataSet(
-        split="test",
-        local_file="arc_challenge/test.jsonl",
-        hub=("allenai/ai2_arc", "ARC-Challenge"),
-        required=_ARC_FIELDS,
-        problem=_arc_problem,
-    ),
+    "arc_easy": _arc_data("ARC-Easy", "arc_easy"),
+    "arc_challenge": _arc_data("ARC-Challenge", "arc_challenge"),
     "alpaca": DataSet(
         split="train",
         local_file="alpaca/train.jsonl",
