@@ -169,7 +169,8 @@ def every_run(run, name):
 def get_final_limit(wildcards):
     """Final results never take a limit: a configured one is an error, not a silent draft."""
     if EVAL["limit"] is not None:
-        raise PipelineInputError(
+        raise SystemExit(  # one line, no traceback (see stop_on_bad_input)
+            "PipelineInputError: "
             f"eval.limit={EVAL['limit']} is set but a final-results target was requested; "
             f"unset eval.limit, or request the draft {DRAFT_RUN.format(task=TASKS[0], seed=SEEDS[0], limit=EVAL['limit'])}/results.json"
         )

@@ -49,6 +49,7 @@ def test_limit_in_a_final_results_target(tiny_data, tmp_path):
     done = run_snakemake(tmp_path, "evals/baseline/arc_easy_seed0_full/results.json", "-n")
     assert done.returncode != 0
     assert "eval.limit=4 is set but a final-results target was requested; unset eval.limit" in done.stdout
+    assert 'File "' not in done.stdout
 
 
 def test_wrong_data_schema_fails_early_and_keeps_results(tiny_data, tmp_path):
