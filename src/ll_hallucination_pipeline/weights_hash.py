@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,8 @@ def weights_sha256(checkpoint_dir: str | Path) -> str:
 def _weight_files(checkpoint_dir: Path) -> dict[str, list[int]]:
     """Each weight file's relative name -> [size, mtime_ns]: what says the hash still holds."""
     files = sorted(p for p in checkpoint_dir.rglob("*") if p.is_file() and p.name.endswith(WEIGHT_SUFFIXES))
-    return {f.relative_to(checkpoint_dir).as_posix(): [os.stat(f).st_size, os.stat(f).st_mtime_ns] for f in files}
+    stats = {f.relative_to(checkpoint_dir).as_posix(): f.stat() for f in files}
+    return {name: [stat.st_size, stat.st_mtime_ns] for name, stat in stats.items()}
 
 
 def write_weights_record(checkpoint_dir: str | Path, record_file: str | Path) -> dict[str, Any]:
