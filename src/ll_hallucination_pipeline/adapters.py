@@ -8,6 +8,7 @@ checkpoint's own weights, read from the safetensors headers without loading them
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ MANIFEST_NAME = "manifest.json"
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 ADAPTER_PATH_ENV = "LORA_ADAPTER_PATH"
 LORA_PREFIX = "base_model.model."
+
+log = logging.getLogger(__name__)
 
 
 def tensor_shapes(files: list[Path]) -> dict[str, tuple[list[int], str]]:
@@ -64,6 +67,15 @@ def check_adapter_fits(adapter_dir: Path, model_dir: Path) -> None:
                 f"{in_features} there, the adapter's lora_{part[0]} is {shape[0]}x{shape[1]}; it was trained for "
                 f"{trained_for}: set MODEL_PATH/model.path to that model or use a matching adapter"
             )
+    named = Path(str(config.get("base_model_name_or_path") or "")).name
+    if named and named.lower() != Path(model_dir).name.lower():
+        log.warning(
+            "adapter %s names %s as its base; its shapes fit the configured base model %s, so it is evaluated on "
+            "that model: check this is the pairing you mean",
+            adapter_dir,
+            trained_for,
+            model_dir,
+        )
 
 
 def check_adapter_dir(

@@ -33,8 +33,14 @@ def adapter(directory: Path, module: str = Q, a: tuple[int, int] = (2, 6), b: tu
     return directory
 
 
-def test_an_adapter_that_fits_is_accepted(tmp_path):
+def test_an_adapter_that_fits_is_accepted_and_a_different_base_name_is_said(tmp_path, caplog):
     assert check_adapter_dir(adapter(tmp_path / "a"), base_model(tmp_path / "m")) == {}
+    assert "names org/other-model as its base" in caplog.text
+
+
+def test_an_adapter_naming_the_configured_base_is_accepted_silently(tmp_path, caplog):
+    assert check_adapter_dir(adapter(tmp_path / "a"), base_model(tmp_path / "other-model")) == {}
+    assert "as its base" not in caplog.text
 
 
 def test_an_adapter_for_another_shape_names_the_module_and_its_model(tmp_path):
