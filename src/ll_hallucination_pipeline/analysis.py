@@ -1,24 +1,37 @@
-"""Pre/post tables: per-seed deltas, paired tests with Holm correction, pooled training seeds."""
+"""Pre/post tables: per-seed deltas and paired tests with every figure of each delta, families adjusted for
+multiplicity, recipes over their training seeds."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from .compare import holm, join_items, mcnemar_correctness, paired_bootstrap, unique_by_hash
+from .compare import join_items, unique_by_hash
 from .results import EvalRun
+from .stats import (
+    Interval,
+    PairedTable,
+    RecipeInterval,
+    StatsSettings,
+    bonferroni_level,
+    cohens_dz,
+    cohens_g,
+    holm,
+    mcnemar_exact,
+    mde_mcnemar,
+    mde_paired_t,
+    mde_t,
+    paired_bootstrap,
+    paired_clt_interval,
+    paired_score_interval,
+    paired_standard_error,
+    recipe_interval,
+)
 from .tasks import get_task
-
-
-@dataclass(frozen=True)
-class StatsSettings:
-    n_resamples: int = 10_000
-    confidence_level: float = 0.95
-    seed: int = 0
 
 
 @dataclass
@@ -56,32 +69,69 @@ def _paired_items(base: EvalRun, post: EvalRun, metric: str) -> tuple[np.ndarray
     return join_items(base.per_item(metric), post.per_item(metric), label=label)
 
 
+def _primary_interval(base: np.ndarray, post: np.ndarray, right_wrong: bool, s: StatsSettings, level: float):
+    """The interval reported as the delta's: Newcombe's score interval for right/wrong items, else paired BCa."""
+    if right_wrong:
+        return paired_score_interval(base, post, confidence_level=level)
+    boot = paired_bootstrap(base, post, n_resamples=s.n_resamples, confidence_level=level, seed=s.seed)
+    return boot.interval
+
+
+def describe_delta(base: np.ndarray, post: np.ndarray, *, right_wrong: bool, s: StatsSettings) -> dict:
+    """Every figure of one paired delta: the estimate, its paired SE and CLT, bootstrap and primary intervals,
+    a standardized effect size, the smallest change detectable at ``s``'s α and power, and the small-n flag."""
+    n = base.size
+    clt = paired_clt_interval(base, post, confidence_level=s.confidence_level)
+    boot = paired_bootstrap(base, post, n_resamples=s.n_resamples, confidence_level=s.confidence_level, seed=s.seed)
+    primary = paired_score_interval(base, post, confidence_level=s.confidence_level) if right_wrong else boot.interval
+    if right_wrong:
+        changed = PairedTable.of(base, post).discordant
+        effect, effect_kind = cohens_g(base, post), "Cohen's g"
+        mde = mde_mcnemar(n, changed, alpha=s.alpha, power=s.power)
+        mde_method = f"exact McNemar at the observed {changed} changed items"
+    else:
+        effect, effect_kind = cohens_dz(base, post), "Cohen's d_z"
+        mde = mde_paired_t(n, float(np.std(post - base, ddof=1)), alpha=s.alpha, power=s.power)
+        mde_method = "paired t (statsmodels TTestPower) at the observed sd"
+    return {
+        "n_items": n,
+        "baseline": float(base.mean()),
+        "post": float(post.mean()),
+        "delta": primary.estimate,
+        "paired_se": clt.standard_error,
+        "clt_ci_low": clt.low,
+        "clt_ci_high": clt.high,
+        "bootstrap_ci_low": boot.interval.low,
+        "bootstrap_ci_high": boot.interval.high,
+        "bootstrap_p": boot.pvalue,
+        "delta_ci_low": primary.low,
+        "delta_ci_high": primary.high,
+        "delta_ci_method": primary.method,
+        "effect_size": effect,
+        "effect_size_kind": effect_kind,
+        "mde": mde,
+        "mde_method": f"{mde_method}, power {s.power:g}, alpha {s.alpha:g}",
+        "small_n": n < s.small_n,
+    }
+
+
 def deltas_table(runs: RunSet, settings: StatsSettings) -> pd.DataFrame:
-    """Baseline value, post value, delta and its paired-bootstrap CI per (task, metric, adapter, eval seed)."""
+    """Per (task, metric, adapter, eval seed): baseline, post and every figure of the delta (:func:`describe_delta`)."""
     rows = []
     for (adapter, task, seed), post in sorted(runs.post.items()):
         base = runs.baseline[(task, seed)]
-        for metric in get_task(task).metrics:
+        spec = get_task(task)
+        for metric in spec.metrics:
             b, p = _paired_items(base, post, metric)
-            boot = paired_bootstrap(
-                b, p, n_resamples=settings.n_resamples, confidence_level=settings.confidence_level, seed=settings.seed
-            )
-            rows.append(
-                {
-                    "task": task,
-                    "metric": metric,
-                    "adapter": adapter,
-                    "recipe": post.pipeline.get("recipe"),
-                    "training_seed": post.pipeline.get("training_seed"),
-                    "eval_seed": seed,
-                    "baseline": float(b.mean()),
-                    "post": float(p.mean()),
-                    "delta": boot.mean_difference,
-                    "delta_ci_low": boot.low,
-                    "delta_ci_high": boot.high,
-                    "n_items": boot.n,
-                }
-            )
+            ids = {
+                "task": task,
+                "metric": metric,
+                "adapter": adapter,
+                "recipe": post.pipeline.get("recipe"),
+                "training_seed": post.pipeline.get("training_seed"),
+                "eval_seed": seed,
+            }
+            rows.append(ids | describe_delta(b, p, right_wrong=spec.paired_test == "mcnemar", s=settings))
     return pd.DataFrame(rows)
 
 
@@ -93,79 +143,120 @@ def eval_seeds_identical(runs: RunSet, task: str, adapter: str | None = None) ->
     return all(v == values[0] for v in values[1:])
 
 
-def _test_row(task: str, adapter: str, level: str, base: np.ndarray, post: np.ndarray, s: StatsSettings) -> dict:
-    boot = paired_bootstrap(base, post, n_resamples=s.n_resamples, confidence_level=s.confidence_level, seed=s.seed)
-    row = {
-        "task": task,
-        "metric": get_task(task).test_metric,
-        "adapter": adapter,
-        "level": level,
-        "n_items": boot.n,
-        "baseline": float(base.mean()),
-        "post": float(post.mean()),
-        "delta": boot.mean_difference,
-        "delta_ci_low": boot.low,
-        "delta_ci_high": boot.high,
-    }
-    if get_task(task).paired_test == "mcnemar" and level == "training seed":
-        mc = mcnemar_correctness(base, post)
+@dataclass
+class _TestRow:
+    """A row of the paired-tests table and how to recompute its interval at another level (for Bonferroni)."""
+
+    row: dict
+    interval_at: Callable[[float], Interval]
+
+
+def _seed_test(task: str, base: np.ndarray, post: np.ndarray, s: StatsSettings) -> _TestRow:
+    """One adapter against the base model: McNemar for a right/wrong metric, else the paired bootstrap."""
+    right_wrong = get_task(task).paired_test == "mcnemar"
+    row = {"level": "training seed"} | describe_delta(base, post, right_wrong=right_wrong, s=s)
+    if right_wrong:
+        mc = mcnemar_exact(base, post)
+        t = mc.table
         row |= {
             "test": "McNemar exact (statsmodels)",
-            "both_right": mc.both_right,
-            "right_to_wrong": mc.base_only,
-            "wrong_to_right": mc.post_only,
-            "both_wrong": mc.both_wrong,
+            "both_right": t.both_right,
+            "right_to_wrong": t.right_to_wrong,
+            "wrong_to_right": t.wrong_to_right,
+            "both_wrong": t.both_wrong,
             "p_raw": mc.pvalue,
         }
     else:
-        row |= {"test": f"paired bootstrap BCa (scipy), {s.n_resamples} resamples", "p_raw": boot.pvalue}
-    return row
+        row |= {"test": f"paired bootstrap BCa (scipy), {s.n_resamples} resamples", "p_raw": row["bootstrap_p"]}
+    return _TestRow(row, lambda level: _primary_interval(base, post, right_wrong, s, level))
+
+
+def _recipe_test(task: str, pairs: list[tuple[np.ndarray, np.ndarray]], s: StatsSettings) -> _TestRow:
+    """A recipe over its training seeds: item resampling and training noise together (:func:`recipe_interval`)."""
+    base = pairs[0][0]
+    pooled_post = np.mean([post for _, post in pairs], axis=0)
+    per_seed = [float((post - b).mean()) for b, post in pairs]
+    item_se = paired_standard_error(base, pooled_post)
+
+    def interval_at(level: float) -> RecipeInterval:
+        return recipe_interval(per_seed, item_se, base.size, confidence_level=level)
+
+    recipe = interval_at(s.confidence_level)
+    row = {"level": "pooled over training seeds"} | describe_delta(base, pooled_post, right_wrong=False, s=s)
+    mde = mde_t(recipe.interval.standard_error, recipe.degrees_of_freedom, alpha=s.alpha, power=s.power)
+    row |= {
+        "delta_ci_low": recipe.interval.low,
+        "delta_ci_high": recipe.interval.high,
+        "delta_ci_method": recipe.interval.method,
+        "mde": mde,
+        "mde_method": f"t, training seeds + items, power {s.power:g}, alpha {s.alpha:g}",
+        "test": "t, training seeds + items (Welch-Satterthwaite df)",
+        "p_raw": recipe.pvalue,
+        "n_training_seeds": len(pairs),
+        "training_seed_sd": recipe.training_seed_sd,
+        "item_se": recipe.item_standard_error,
+        "recipe_se": recipe.interval.standard_error,
+        "recipe_df": recipe.degrees_of_freedom,
+    }
+    return _TestRow(row, lambda level: interval_at(level).interval)
 
 
 def paired_tests_table(runs: RunSet, settings: StatsSettings) -> pd.DataFrame:
     """Per adapter and task on the first eval seed: the task's paired test (McNemar for a right/wrong metric, else
-    paired bootstrap).
+    paired bootstrap) with every figure of the delta.
 
-    Recipes with several training seeds also get a pooled row (items resampled within the
-    seed-averaged per-item delta) and the spread of per-seed deltas beside it. Holm adjusts p-values
-    across adapters within each task and level.
+    Recipes with several training seeds also get a row that uses both sources of variance. Within each task and
+    level (one family), Holm adjusts the p-values and a Bonferroni interval holds the confidence level for the
+    family's deltas together.
     """
     seed = runs.seeds()[0]
-    rows = []
+    tests: list[_TestRow] = []
     by_recipe: dict[tuple[str, str], list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
     for task in runs.tasks():
         base_run = runs.baseline[(task, seed)]
+        identical_base = eval_seeds_identical(runs, task)
         for adapter in runs.adapters():
             post_run = runs.post[(adapter, task, seed)]
             base, post = _paired_items(base_run, post_run, get_task(task).test_metric)
-            row = _test_row(task, adapter, "training seed", base, post, settings)
-            row["recipe"] = post_run.pipeline.get("recipe")
-            row["training_seed"] = post_run.pipeline.get("training_seed")
-            row["eval_seed"] = seed
-            row["eval_seeds_identical"] = eval_seeds_identical(runs, task) and eval_seeds_identical(runs, task, adapter)
-            rows.append(row)
-            if row["recipe"]:
-                by_recipe[(task, row["recipe"])].append((base, post))
+            test = _seed_test(task, base, post, settings)
+            recipe = post_run.pipeline.get("recipe")
+            test.row = {
+                "task": task,
+                "metric": get_task(task).test_metric,
+                "adapter": adapter,
+                "recipe": recipe,
+                "training_seed": post_run.pipeline.get("training_seed"),
+                "eval_seed": seed,
+                "eval_seeds_identical": identical_base and eval_seeds_identical(runs, task, adapter),
+            } | test.row
+            tests.append(test)
+            if recipe:
+                by_recipe[(task, recipe)].append((base, post))
     for (task, recipe), pairs in sorted(by_recipe.items()):
-        if len(pairs) < 2:
-            continue
-        base = pairs[0][0]
-        pooled_post = np.mean([post for _, post in pairs], axis=0)
-        row = _test_row(task, f"{recipe} (pooled)", "pooled over training seeds", base, pooled_post, settings)
-        per_seed = [float((post - b).mean()) for b, post in pairs]
-        row |= {
-            "recipe": recipe,
-            "training_seed": "all",
-            "eval_seed": seed,
-            "training_seed_delta_sd": float(np.std(per_seed, ddof=1)),
-            "training_seed_delta_range": f"{min(per_seed):.6g}..{max(per_seed):.6g}",
-        }
-        rows.append(row)
-    table = pd.DataFrame(rows)
-    if table.empty:
-        return table
-    table["p_holm"] = np.nan
-    for _, index in table.groupby(["task", "level"]).groups.items():
-        table.loc[index, "p_holm"] = holm(table.loc[index, "p_raw"].tolist())
-    table["significant"] = table["p_holm"] < (1 - settings.confidence_level)
-    return table
+        if len(pairs) >= 2:
+            test = _recipe_test(task, pairs, settings)
+            ids = {"task": task, "metric": get_task(task).test_metric, "adapter": f"{recipe} (pooled)"}
+            test.row = ids | {"recipe": recipe, "training_seed": "all", "eval_seed": seed} | test.row
+            tests.append(test)
+    if not tests:
+        return pd.DataFrame()
+    _adjust_families(tests, settings)
+    return pd.DataFrame([t.row for t in tests])
+
+
+def _adjust_families(tests: list[_TestRow], s: StatsSettings) -> None:
+    """Holm p-values and Bonferroni intervals within each (task, level) family of rows."""
+    families: dict[tuple[str, str], list[_TestRow]] = defaultdict(list)
+    for test in tests:
+        families[(test.row["task"], test.row["level"])].append(test)
+    for family in families.values():
+        level = bonferroni_level(s.confidence_level, len(family))
+        for test, p_holm in zip(family, holm([t.row["p_raw"] for t in family]), strict=True):
+            simultaneous = test.interval_at(level)
+            test.row |= {
+                "simultaneous_ci_low": simultaneous.low,
+                "simultaneous_ci_high": simultaneous.high,
+                "simultaneous_method": f"Bonferroni over {len(family)}: {simultaneous.method} at {level:.6g}",
+                "p_holm": p_holm,
+                "significant": p_holm < s.alpha,
+            }

@@ -33,7 +33,7 @@ def run_dirs(files: Sequence[str]) -> list[str]:
 def compare(
     baseline_files: Sequence[str], post_files: Sequence[str], deltas_csv: str, tests_csv: str, stats: dict
 ) -> None:
-    settings = StatsSettings(stats["bootstrap_iterations"], stats["confidence_level"], stats["seed"])
+    settings = StatsSettings.from_config(stats)
     runs = RunSet.load(run_dirs(baseline_files), run_dirs(post_files))
     write_csv(deltas_table(runs, settings), deltas_csv)
     write_csv(paired_tests_table(runs, settings), tests_csv)

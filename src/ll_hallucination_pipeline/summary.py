@@ -9,7 +9,7 @@ import pandas as pd
 
 from .io import atomic_write_text
 from .results import EvalRun
-from .stats import mean_interval
+from .stats import StatsSettings, mean_interval
 from .tasks import get_task
 
 ADAPTER_COLUMNS = ["adapter", "recipe", "training_seed"]
@@ -65,15 +65,18 @@ def summary_rows(runs: Sequence[EvalRun]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns).sort_values(keys, kind="stable")
 
 
-def interval_rows(runs: Sequence[EvalRun], *, n_resamples: int, confidence_level: float, seed: int) -> pd.DataFrame:
-    """Bootstrap CI over items of each (task, metric, seed); flags seeds identical to another seed."""
+def interval_rows(runs: Sequence[EvalRun], s: StatsSettings) -> pd.DataFrame:
+    """Bootstrap CI over items of each (task, metric, seed); flags seeds identical to another seed and samples
+    too small for the interval to hold its level."""
     rows = []
     first_seen: dict[tuple[str | None, str, str, tuple[float, ...]], int] = {}
     for run in sorted(runs, key=lambda r: (r.pipeline.get("adapter") or "", r.task, r.pipeline["seed"])):
         for metric in get_task(run.task).metrics:
             items = run.per_item(metric)
             values = [items[key] for key in sorted(items)]
-            interval = mean_interval(values, n_resamples=n_resamples, confidence_level=confidence_level, seed=seed)
+            interval = mean_interval(
+                values, n_resamples=s.n_resamples, confidence_level=s.confidence_level, seed=s.seed
+            )
             signature = (run.pipeline.get("adapter"), run.task, metric, tuple(values))
             same_as = first_seen.setdefault(signature, run.pipeline["seed"])
             rows.append(
@@ -87,9 +90,10 @@ def interval_rows(runs: Sequence[EvalRun], *, n_resamples: int, confidence_level
                     "ci_high": interval.high,
                     "standard_error": interval.standard_error,
                     "n_items": interval.n,
-                    "method": f"bootstrap {interval.method}, {n_resamples} resamples, seed {seed}",
-                    "confidence_level": confidence_level,
+                    "method": f"bootstrap {interval.method}, {s.n_resamples} resamples, seed {s.seed}",
+                    "confidence_level": s.confidence_level,
                     "identical_to_seed": same_as if same_as != run.pipeline["seed"] else "",
+                    "small_n": interval.n < s.small_n,
                 }
             )
     return pd.DataFrame(rows)
@@ -104,11 +108,8 @@ def write_summaries(
     run_dirs: Sequence[str | Path],
     summary_csv: str | Path,
     intervals_csv: str | Path,
-    *,
-    n_resamples: int,
-    confidence_level: float,
-    seed: int,
+    settings: StatsSettings,
 ) -> None:
     runs = [EvalRun.load(d) for d in run_dirs]
     write_csv(summary_rows(runs), summary_csv)
-    write_csv(interval_rows(runs, n_resamples=n_resamples, confidence_level=confidence_level, seed=seed), intervals_csv)
+    write_csv(interval_rows(runs, settings), intervals_csv)

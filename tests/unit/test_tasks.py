@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 
 from ll_hallucination_pipeline import tasks
-from ll_hallucination_pipeline.analysis import RunSet, StatsSettings, deltas_table, paired_tests_table
+from ll_hallucination_pipeline.analysis import RunSet, deltas_table, paired_tests_table
 from ll_hallucination_pipeline.config import check_config
 from ll_hallucination_pipeline.data import local_source, prepare_dataset
 from ll_hallucination_pipeline.errors import PipelineInputError
 from ll_hallucination_pipeline.exports import delta_summary, ensure_eval_cards
 from ll_hallucination_pipeline.plots import tradeoff_scatter
 from ll_hallucination_pipeline.results import EvalRun
+from ll_hallucination_pipeline.stats import StatsSettings
 from ll_hallucination_pipeline.summary import summary_rows
 from tests.helpers import write_run
 

@@ -5,15 +5,9 @@ from pathlib import Path
 from ll_hallucination_pipeline.snakemake_glue import logged
 
 with logged(snakemake.log[0]):  # noqa: F821
+    from ll_hallucination_pipeline.stats import StatsSettings
     from ll_hallucination_pipeline.summary import write_summaries
 
     sm = snakemake  # noqa: F821
     run_dirs = sorted({Path(f).parent for f in sm.input})
-    write_summaries(
-        run_dirs,
-        sm.output.summary,
-        sm.output.intervals,
-        n_resamples=sm.params.stats["bootstrap_iterations"],
-        confidence_level=sm.params.stats["confidence_level"],
-        seed=sm.params.stats["seed"],
-    )
+    write_summaries(run_dirs, sm.output.summary, sm.output.intervals, StatsSettings.from_config(sm.params.stats))
