@@ -15,6 +15,10 @@ include: "rules/qlora.smk"
 include: "rules/analysis.smk"
 
 
+# `snakemake --report` opens with the study's headline once `all` has written it.
+report: FRONT_PAGE if Path(FRONT_PAGE).exists() else "report/workflow.rst"
+
+
 rule all:
     default_target: True
     input:

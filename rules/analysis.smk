@@ -6,12 +6,12 @@ rule compare_prepost:
         deltas=report(
             "evals/compare/deltas.csv",
             caption="../report/deltas.rst",
-            category="Statistics",
+            category="Comparisons",
         ),
         tests=report(
             "evals/compare/paired_tests.csv",
             caption="../report/paired_tests.rst",
-            category="Statistics",
+            category="Comparisons",
         ),
     log:
         "logs/compare_prepost.log",
@@ -86,3 +86,22 @@ rule plot_tradeoff:
         "../envs/pipeline.yaml"
     script:
         "../workflow/scripts/plot_tradeoff.py"
+
+
+rule write_front_page:
+    input:
+        tests="evals/compare/paired_tests.csv",
+        intervals=["evals/baseline/bootstrap_ci.csv", "evals/postqlora/bootstrap_ci.csv"],
+    output:
+        FRONT_PAGE,
+    log:
+        "logs/write_front_page.log",
+    benchmark:
+        "benchmarks/write_front_page.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    params:
+        model=MODEL_LABEL,
+        stats=config["stats"],
+    script:
+        "../workflow/scripts/write_front_page.py"

@@ -61,6 +61,8 @@ BASELINE_RUN = "evals/baseline/{task}_seed{seed}_full"
 DRAFT_RUN = "evals/drafts/baseline/{task}_seed{seed}_limit{limit}"
 POST_RUN = "evals/postqlora/{adapter}/{task}_seed{seed}_full"
 POST_DRAFT_RUN = "evals/drafts/postqlora/{adapter}/{task}_seed{seed}_limit{limit}"
+# The report's front page (Snakefile `report:`): the study's headline, written once there are adapters.
+FRONT_PAGE = "docs/report_front_page.rst"
 TASK_DATA = [
     task_data_file(task) for task in TASKS
 ]  # in TASKS' order; tasks may share a file
@@ -286,6 +288,7 @@ def get_all_targets(wildcards):
             "evals/compare/deltas.csv",
             "docs/manifest.json",
             "docs/figures/tradeoff_scatter.png",
+            FRONT_PAGE,
             *get_postqlora_runs(wildcards),
             *[adapter_dir(name) for name in TRAINED_ADAPTERS],
         ]

@@ -102,12 +102,18 @@ def delta_summary(tests: pd.DataFrame) -> pd.DataFrame:
         "level",
         "task",
         "metric",
+        "n_items",
         "delta",
         "delta_ci_low",
         "delta_ci_high",
+        "delta_ci_method",
+        "simultaneous_ci_low",
+        "simultaneous_ci_high",
+        "mde",
         "p_raw",
         "p_holm",
         "significant",
+        "small_n",
         "test",
     ]
     return tests[columns].sort_values(["level", "adapter", "task"], kind="stable").reset_index(drop=True)

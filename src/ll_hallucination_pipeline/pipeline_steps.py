@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .analysis import RunSet, StatsSettings, deltas_table, paired_tests_table
+from .analysis import RunSet, deltas_table, paired_tests_table
 from .exports import (
     delta_summary,
     ensure_eval_cards,
@@ -18,9 +18,11 @@ from .exports import (
     write_manifest,
     write_markdown,
 )
+from .front_page import front_page
 from .io import atomic_write_text
 from .plots import tradeoff_scatter
 from .recipe import load_recipe
+from .stats import StatsSettings
 from .summary import write_csv
 from .weights_hash import provenance_sha256
 
@@ -76,3 +78,11 @@ def export_docs(
 
 def plot(delta_summary_csv: str, png: str, pdf: str) -> None:
     tradeoff_scatter(pd.read_csv(delta_summary_csv), png, pdf)
+
+
+def write_front_page(tests_csv: str, intervals_csvs: Sequence[str], out: str, model: str, stats: dict) -> None:
+    tests = pd.read_csv(tests_csv)
+    intervals = [
+        pd.read_csv(f, dtype={"identical_to_seed": str, "adapter": str}, keep_default_na=False) for f in intervals_csvs
+    ]
+    atomic_write_text(out, front_page(model, tests, intervals, StatsSettings.from_config(stats)))

@@ -3,14 +3,16 @@ significance marked; one panel per pair of configured tasks (see :mod:`.tasks` f
 
 from __future__ import annotations
 
-import os
+import io
 from pathlib import Path
 
 import pandas as pd
 
+from .io import atomic_write_bytes
 from .tasks import get_task
 
-TITLE = "QLoRA trade-off: knowledge vs truthfulness\n(filled: Holm-adjusted p < α on either task)"
+TITLE = "QLoRA trade-off: knowledge vs truthfulness\n(red: Holm-adjusted p < α on either task; grey: not)"
+SMALL_N_NOTE = "hollow, dashed bars: fewer items than stats.small_n; the interval may be too narrow"
 
 
 def _axis_label(task: str) -> str:
@@ -22,8 +24,16 @@ def _error(row: pd.Series) -> list[list[float]]:
     return [[row["delta"] - row["delta_ci_low"]], [row["delta_ci_high"] - row["delta"]]]
 
 
-def _marker(significant: bool) -> dict:
-    return {"mfc": "C3" if significant else "white", "mec": "C3" if significant else "C0"}
+def _style(significant: bool, small_n: bool) -> dict:
+    """Red where significant, grey where not; hollow with dashed bars where the sample is small."""
+    color = "C3" if significant else "0.45"
+    return {"mfc": "none" if small_n else color, "mec": color, "ecolor": color, "fmt": "o", "ms": 8, "capsize": 3}
+
+
+def _dash_if(small_n: bool, bars: object) -> None:
+    if small_n:
+        for line in bars[2]:  # type: ignore[index]
+            line.set_linestyle("--")
 
 
 def _pair_panel(ax: object, x: pd.DataFrame, y: pd.DataFrame, x_task: str, y_task: str) -> None:
@@ -33,17 +43,11 @@ def _pair_panel(ax: object, x: pd.DataFrame, y: pd.DataFrame, x_task: str, y_tas
     for adapter in sorted(set(x.index) & set(y.index)):
         a, t = x.loc[adapter], y.loc[adapter]
         significant = bool(a["significant"]) or bool(t["significant"])
-        ax.errorbar(  # type: ignore[attr-defined]
-            a["delta"],
-            t["delta"],
-            xerr=_error(a),
-            yerr=_error(t),
-            fmt="o",
-            ms=8,
-            capsize=3,
-            ecolor="0.4",
-            **_marker(significant),
+        small_n = bool(a["small_n"]) or bool(t["small_n"])
+        bars = ax.errorbar(  # type: ignore[attr-defined]
+            a["delta"], t["delta"], xerr=_error(a), yerr=_error(t), **_style(significant, small_n)
         )
+        _dash_if(small_n, bars)
         ax.annotate(adapter, (a["delta"], t["delta"]), textcoords="offset points", xytext=(6, 6), fontsize=8)  # type: ignore[attr-defined]
     ax.set_xlabel(_axis_label(x_task))  # type: ignore[attr-defined]
     ax.set_ylabel(_axis_label(y_task))  # type: ignore[attr-defined]
@@ -55,26 +59,16 @@ def _single_panel(ax: object, x: pd.DataFrame, task: str) -> None:
     adapters = sorted(x.index)
     for position, adapter in enumerate(adapters):
         row = x.loc[adapter]
-        ax.errorbar(
-            row["delta"],
-            position,
-            xerr=_error(row),
-            fmt="o",
-            ms=8,
-            capsize=3,
-            ecolor="0.4",
-            **_marker(bool(row["significant"])),
-        )  # type: ignore[attr-defined]
+        small_n = bool(row["small_n"])
+        bars = ax.errorbar(row["delta"], position, xerr=_error(row), **_style(bool(row["significant"]), small_n))  # type: ignore[attr-defined]
+        _dash_if(small_n, bars)
     ax.set_yticks(range(len(adapters)), adapters)  # type: ignore[attr-defined]
     ax.set_xlabel(_axis_label(task))  # type: ignore[attr-defined]
 
 
-def tradeoff_scatter(delta_summary: pd.DataFrame, png: str | Path, pdf: str | Path) -> None:
-    """Write the figure as PNG and PDF with fixed metadata, so re-runs are byte-identical.
-
-    One panel per (knowledge task, truthfulness task) pair in ``delta_summary``; where only one role was
-    evaluated, one panel per task with its Δ per adapter.
-    """
+def tradeoff_figure(delta_summary: pd.DataFrame):  # -> matplotlib Figure
+    """One panel per (knowledge task, truthfulness task) pair in ``delta_summary``; where only one role was
+    evaluated, one panel per task with its Δ per adapter."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -91,16 +85,20 @@ def tradeoff_scatter(delta_summary: pd.DataFrame, png: str | Path, pdf: str | Pa
         else:
             _pair_panel(ax, by_task[x_task], by_task[y_task], x_task, y_task)
     fig.suptitle(TITLE) if len(pairs) > 1 else axes[0][0].set_title(TITLE)
-    fig.tight_layout()
-    _save(fig, png, {"Software": None})
-    _save(fig, pdf, {"Creator": None, "Producer": None, "CreationDate": None})
+    small = delta_summary["small_n"].any()
+    if small:
+        fig.text(0.5, 0.01, SMALL_N_NOTE, ha="center", fontsize=8)
+    fig.tight_layout(rect=(0, 0.04 if small else 0, 1, 1))
+    return fig
+
+
+def tradeoff_scatter(delta_summary: pd.DataFrame, png: str | Path, pdf: str | Path) -> None:
+    """Write the figure as PNG and PDF with fixed metadata, so re-runs are byte-identical."""
+    import matplotlib.pyplot as plt
+
+    fig = tradeoff_figure(delta_summary)
+    for path, metadata in ((png, {"Software": None}), (pdf, {"Creator": None, "Producer": None, "CreationDate": None})):
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=Path(path).suffix[1:], metadata=metadata)
+        atomic_write_bytes(path, buffer.getvalue())
     plt.close(fig)
-
-
-def _save(fig: object, path: str | Path, metadata: dict) -> None:
-    """Save through a temporary sibling and rename (atomic), with fixed metadata."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp{target.suffix}")
-    fig.savefig(tmp, metadata=metadata)  # type: ignore[attr-defined]
-    os.replace(tmp, target)

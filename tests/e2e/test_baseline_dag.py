@@ -39,6 +39,7 @@ def test_dry_run_shape_two_tasks_three_seeds(tiny_data, tmp_path):
         "compare_prepost": 1,
         "export_docs": 1,
         "plot_tradeoff": 1,
+        "write_front_page": 1,
         "all": 1,
     }
 
@@ -128,6 +129,9 @@ class TestRealBaselineRun:
         tqa = tests[tests["task"] == "truthfulqa_mc2"].iloc[0]
         assert tqa["test"].startswith("paired bootstrap") and 0 < tqa["p_raw"] <= 1
         assert tests["eval_seeds_identical"].all()
+        assert deltas["small_n"].all() and tests["small_n"].all()  # 6 items
+        assert arc["delta_ci_method"] == "Newcombe score" and tqa["delta_ci_method"] == "paired BCa"
+        assert {"paired_se", "clt_ci_low", "effect_size", "mde", "simultaneous_ci_low"} <= set(tests.columns)
 
     def test_docs_figure_and_report(self, baseline_workdir: Path):
         docs = baseline_workdir / "docs"
@@ -151,6 +155,9 @@ class TestRealBaselineRun:
         done = run_snakemake(baseline_workdir, "--report", "report.html")
         assert done.returncode == 0, done.stdout[-3000:]
         assert (baseline_workdir / "report.html").stat().st_size > 10_000
+        front_page = (docs / "report_front_page.rst").read_text()
+        assert "How QLoRA changed smollm2-135m-instruct" in front_page and "Only 6 items (small_n)" in front_page
+        assert "How QLoRA changed smollm2-135m-instruct" in (baseline_workdir / "report.html").read_text()
 
     def test_rerun_is_byte_identical_and_keeps_hand_written_cards(self, baseline_workdir: Path):
         card = baseline_workdir / "docs/eval_card_pre.md"
@@ -163,6 +170,7 @@ class TestRealBaselineRun:
         ]
         before = {p: p.read_bytes() for p in generated}
         rules = ["summarize_baseline", "summarize_postqlora", "compare_prepost", "export_docs", "plot_tradeoff"]
+        rules.append("write_front_page")
         done = run_snakemake(baseline_workdir, "all", "--cores", "1", "--resources", "gpu=1", "--forcerun", *rules)
         assert done.returncode == 0, done.stdout[-3000:]
         assert "export_docs" in done.stdout
@@ -192,6 +200,7 @@ class TestRealBaselineRun:
                 "compare_prepost": 1,
                 "export_docs": 1,
                 "plot_tradeoff": 1,
+                "write_front_page": 1,
                 "all": 1,
             }
         finally:

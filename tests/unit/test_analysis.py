@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -11,30 +9,6 @@ from ll_hallucination_pipeline.analysis import RunSet, deltas_table, paired_test
 from ll_hallucination_pipeline.errors import PipelineInputError
 from ll_hallucination_pipeline.stats import StatsSettings
 from tests.helpers import write_run
-
-N = 40
-
-
-@pytest.fixture
-def runs(tmp_path: Path) -> RunSet:
-    rng = np.random.default_rng(0)
-    arc_base = rng.integers(0, 2, N).astype(float)
-    tqa_base = rng.uniform(0.2, 0.8, N)
-    base_dirs, post_dirs = [], []
-    for seed in (0, 1):
-        base_dirs += [write_run(tmp_path, "arc_easy", seed, arc_base.tolist())]
-        base_dirs += [write_run(tmp_path, "truthfulqa_mc2", seed, tqa_base.tolist())]
-    for train_seed, shift in ((0, 0.10), (1, 0.14)):
-        arc_post = arc_base.copy()
-        arc_post[: int(N * shift)] = 1.0
-        tqa_post = tqa_base + shift + rng.normal(0, 0.02, N)
-        for seed in (0, 1):
-            meta = {"recipe": "r", "training_seed": train_seed}
-            post_dirs.append(write_run(tmp_path, "arc_easy", seed, arc_post.tolist(), f"r_seed{train_seed}", **meta))
-            post_dirs.append(
-                write_run(tmp_path, "truthfulqa_mc2", seed, tqa_post.tolist(), f"r_seed{train_seed}", **meta)
-            )
-    return RunSet.load(base_dirs, post_dirs)
 
 
 def test_per_seed_and_pooled_rows_with_holm(runs):
@@ -82,7 +56,8 @@ def test_deltas_per_eval_seed(runs):
 
 
 def test_mismatched_items_are_refused(tmp_path):
-    base = [write_run(tmp_path, "truthfulqa_mc2", 0, [0.5] * N)]
-    post = [write_run(tmp_path, "truthfulqa_mc2", 0, [0.6] * (N - 1), "a_seed0", recipe="a", training_seed=0)]
+    n = 40
+    base = [write_run(tmp_path, "truthfulqa_mc2", 0, [0.5] * n)]
+    post = [write_run(tmp_path, "truthfulqa_mc2", 0, [0.6] * (n - 1), "a_seed0", recipe="a", training_seed=0)]
     with pytest.raises(PipelineInputError, match="item sets differ"):
         deltas_table(RunSet.load(base, post), StatsSettings(n_resamples=200))

@@ -1,0 +1,52 @@
+"""The trade-off figure: one panel per task pair, colour by significance, hollow where the sample is small."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from ll_hallucination_pipeline.plots import SMALL_N_NOTE, tradeoff_figure, tradeoff_scatter
+
+
+def summary(small_n: bool, significant: bool = True) -> pd.DataFrame:
+    rows = []
+    for task, delta in (("arc_easy", -0.02), ("truthfulqa_mc2", 0.03)):
+        rows.append(
+            {
+                "adapter": "a_seed0",
+                "task": task,
+                "delta": delta,
+                "delta_ci_low": delta - 0.01,
+                "delta_ci_high": delta + 0.01,
+                "significant": significant,
+                "small_n": small_n,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def marker_faces(fig) -> list:
+    return [line.get_markerfacecolor() for ax in fig.axes for line in ax.lines if line.get_marker() == "o"]
+
+
+def test_small_samples_are_hollow_with_a_note():
+    fig = tradeoff_figure(summary(small_n=True))
+    assert marker_faces(fig) == ["none"]
+    assert SMALL_N_NOTE in [text.get_text() for text in fig.texts]
+    plt.close(fig)
+    fig = tradeoff_figure(summary(small_n=False))
+    assert marker_faces(fig) not in ([], ["none"]) and not fig.texts
+    plt.close(fig)
+
+
+def test_one_panel_per_task_when_only_one_role_was_evaluated():
+    fig = tradeoff_figure(summary(small_n=False).query("task == 'arc_easy'"))
+    assert len(fig.axes) == 1 and fig.axes[0].get_yticklabels()[0].get_text() == "a_seed0"
+    plt.close(fig)
+
+
+def test_files_are_byte_identical_across_runs(tmp_path):
+    for run in ("a", "b"):
+        tradeoff_scatter(summary(small_n=True), tmp_path / run / "f.png", tmp_path / run / "f.pdf")
+    for name in ("f.png", "f.pdf"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()

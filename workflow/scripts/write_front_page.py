@@ -1,0 +1,9 @@
+"""Snakemake adapter: the report's front page (the study's headline in words)."""
+
+from ll_hallucination_pipeline.snakemake_glue import logged
+
+with logged(snakemake.log[0]):  # noqa: F821
+    from ll_hallucination_pipeline.pipeline_steps import write_front_page
+
+    sm = snakemake  # noqa: F821
+    write_front_page(sm.input.tests, sm.input.intervals, sm.output[0], sm.params.model, sm.params.stats)
