@@ -164,8 +164,9 @@ def ours(seeds: tuple[int, ...] = (0, 1, 2), model: Path = NF4, name: str = "our
     )
 
 
-def leave_card_of(gib: float) -> None:
-    """Hold all but ``gib`` GiB of the GPU's free memory in another process, as a smaller card would leave.
+def leave_card_of(gib: float) -> float:
+    """Hold all but ``gib`` GiB of the GPU's free memory in another process, as a smaller card would leave; return
+    the GiB held.
 
     A separate process, not a tensor here: this process's own counters (what the token budget and
     gradient checkpointing size themselves by) then see only the smaller card.
@@ -173,12 +174,14 @@ def leave_card_of(gib: float) -> None:
     code = (
         "import time, torch; free, _ = torch.cuda.mem_get_info(); "
         f"x = torch.empty(free - int({gib} * 2**30), dtype=torch.uint8, device='cuda'); "
-        "print('held', flush=True); time.sleep(86400)"
+        "print('held', x.numel() / 2**30, flush=True); time.sleep(86400)"
     )
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     atexit.register(holder.kill)
-    if holder.stdout.readline().strip() != "held":
+    said, _, held = holder.stdout.readline().partition(" ")
+    if said != "held":
         raise SystemExit(f"could not leave {gib} GiB free on the GPU")
+    return float(held)
 
 
 # HF_SOFTMAX_DTYPE=float32: lm-eval's hf backend takes log_softmax in float32 (its default is the logits' dtype).

@@ -4,7 +4,8 @@ Here, first: `bash bench/gpu_prepare.sh` (wheels, the embedded tokenizer, task a
 On the GPU machine, from the repo root, with the wheels installed (`bench/gpu_study.sh` does all of it):
     python3 bench/gpu_study.py build 8b|small DIR  # random-weight bf16 checkpoint, the embedded tokenizer
     python3 bench/gpu_study.py study DIR           # README command 1 with MODEL_PATH=DIR (STUDY_RECIPE, default
-                                                   # alpaca_10k_fast; STUDY_DATA, default .bench/data)
+                                                   # alpaca_10k_fast; STUDY_DATA, default .bench/data;
+                                                   # BENCH_CARD_GIB=23: another process leaves a 24 GB card)
     python3 bench/gpu_study.py runbook-eval DIR    # the runbook way: lm_eval --model hf on an NF4 copy, one pass
                                                    # per task, each timed from process start
     python3 bench/gpu_study.py runbook-train DIR N # the runbook's recipe as written, N steps (trl's SFTTrainer)
@@ -165,7 +166,11 @@ def load_seconds(workdir: Path) -> dict[str, float]:
 
 def study(model_dir: Path) -> None:
     """README command 1 with MODEL_PATH: every rule, timed by its benchmark file, peak GPU memory sampled."""
+    from gpu_eval import leave_card_of
+
     recipe = os.environ.get("STUDY_RECIPE", "alpaca_10k_fast")
+    card = os.environ.get("BENCH_CARD_GIB")
+    held = leave_card_of(float(card)) if card else 0.0
     workdir = WORK / "study"
     shutil.rmtree(workdir, ignore_errors=True)
     write_config(workdir, recipe, DATA)
@@ -191,7 +196,8 @@ def study(model_dir: Path) -> None:
             "report_seconds": report_seconds,
             "rules": rule_times(workdir),
             "model_loads": load_seconds(workdir),
-            "peak_gpu_gib": memory.peak_gib(),
+            "card_gib": card,
+            "peak_gpu_gib": {gpu: round(gib - held, 2) for gpu, gib in memory.peak_gib().items()},
             "scorer": {name: {k: s[k] for k in SCORER_FIGURES} for name, s in computed.items()},
             "training": {
                 k: manifest[k]
@@ -319,6 +325,7 @@ def twogpu_compare() -> None:
 def summary() -> None:
     entries = [json.loads(line) for line in (OUT / "study.jsonl").read_text().splitlines()]
     study_run = next(e for e in reversed(entries) if e["phase"] == "study")
+    print(f"card: {study_run.get('card_gib') or 'whole GPU'} GiB left free; peak {study_run['peak_gpu_gib']} GiB")
     print(f"{'job':<48} {'seconds':>8}")
     for job, seconds in study_run["rules"].items():
         print(f"{job:<48} {seconds:>8.1f}")
