@@ -164,9 +164,9 @@ def ours(seeds: tuple[int, ...] = (0, 1, 2), model: Path = NF4, name: str = "our
     )
 
 
-def leave_card_of(gib: float) -> float:
+def leave_card_of(gib: float) -> int:
     """Hold all but ``gib`` GiB of the GPU's free memory in another process, as a smaller card would leave; return
-    the GiB held.
+    that process's pid.
 
     A separate process, not a tensor here: this process's own counters (what the token budget and
     gradient checkpointing size themselves by) then see only the smaller card.
@@ -174,14 +174,13 @@ def leave_card_of(gib: float) -> float:
     code = (
         "import time, torch; free, _ = torch.cuda.mem_get_info(); "
         f"x = torch.empty(free - int({gib} * 2**30), dtype=torch.uint8, device='cuda'); "
-        "print('held', x.numel() / 2**30, flush=True); time.sleep(86400)"
+        "print('held', flush=True); time.sleep(86400)"
     )
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     atexit.register(holder.kill)
-    said, _, held = holder.stdout.readline().partition(" ")
-    if said != "held":
+    if holder.stdout.readline().strip() != "held":
         raise SystemExit(f"could not leave {gib} GiB free on the GPU")
-    return float(held)
+    return holder.pid
 
 
 # HF_SOFTMAX_DTYPE=float32: lm-eval's hf backend takes log_softmax in float32 (its default is the logits' dtype).

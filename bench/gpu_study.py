@@ -83,10 +83,13 @@ def elapsed(start: float) -> float:
 
 
 class GpuMemory:
-    """Samples ``nvidia-smi`` every half second: peak memory per GPU, and which processes ran on which GPU."""
+    """Samples ``nvidia-smi`` every half second: peak memory per GPU, which processes ran on which GPU, and the
+    peak of the study's own processes together (all but ``other_pids``, e.g. the process that shrinks the card)."""
 
-    def __init__(self, log_file: Path | None = None) -> None:
+    def __init__(self, log_file: Path | None = None, other_pids: tuple[int, ...] = ()) -> None:
         self.peak: dict[str, int] = {}
+        self.own_peak = 0
+        self.other_pids = {str(pid) for pid in other_pids}
         self.log_file = log_file
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -111,8 +114,10 @@ class GpuMemory:
         while not self._stop.wait(0.5):
             for index, used in self._query("gpu=index,memory.used"):
                 self.peak[index] = max(self.peak.get(index, 0), int(used))
+            apps = self._query("compute-apps=pid,gpu_bus_id,used_memory")
+            own = sum(int(used) for pid, _, used in apps if pid not in self.other_pids and used.isdigit())
+            self.own_peak = max(self.own_peak, own)
             if self.log_file:
-                apps = self._query("compute-apps=pid,gpu_bus_id,used_memory")
                 with open(self.log_file, "a") as handle:
                     stamp = time.strftime("%H:%M:%S")
                     for pid, bus, used in apps:
@@ -170,12 +175,12 @@ def study(model_dir: Path) -> None:
 
     recipe = os.environ.get("STUDY_RECIPE", "alpaca_10k_fast")
     card = os.environ.get("BENCH_CARD_GIB")
-    held = leave_card_of(float(card)) if card else 0.0
+    holder = (leave_card_of(float(card)),) if card else ()
     workdir = WORK / "study"
     shutil.rmtree(workdir, ignore_errors=True)
     write_config(workdir, recipe, DATA)
     try:
-        with GpuMemory() as memory:
+        with GpuMemory(other_pids=holder) as memory:
             wall = snakemake(
                 workdir, "all", "--cores", "all", "--resources", "gpu=1", env={"MODEL_PATH": str(model_dir)}
             )
@@ -197,7 +202,8 @@ def study(model_dir: Path) -> None:
             "rules": rule_times(workdir),
             "model_loads": load_seconds(workdir),
             "card_gib": card,
-            "peak_gpu_gib": {gpu: round(gib - held, 2) for gpu, gib in memory.peak_gib().items()},
+            "peak_gpu_gib": memory.peak_gib(),
+            "peak_study_processes_gib": round(memory.own_peak / 1024, 2),
             "scorer": {name: {k: s[k] for k in SCORER_FIGURES} for name, s in computed.items()},
             "training": {
                 k: manifest[k]
@@ -325,7 +331,10 @@ def twogpu_compare() -> None:
 def summary() -> None:
     entries = [json.loads(line) for line in (OUT / "study.jsonl").read_text().splitlines()]
     study_run = next(e for e in reversed(entries) if e["phase"] == "study")
-    print(f"card: {study_run.get('card_gib') or 'whole GPU'} GiB left free; peak {study_run['peak_gpu_gib']} GiB")
+    print(
+        f"card: {study_run.get('card_gib') or 'whole GPU'} GiB left free; peak of the study's processes "
+        f"{study_run.get('peak_study_processes_gib')} GiB (whole GPU {study_run['peak_gpu_gib']})"
+    )
     print(f"{'job':<48} {'seconds':>8}")
     for job, seconds in study_run["rules"].items():
         print(f"{job:<48} {seconds:>8.1f}")

@@ -17,7 +17,7 @@ from transformers import TrainerCallback
 
 log = logging.getLogger(__name__)
 
-MEMORY_SHARE = 0.8  # of the memory this process can use: the predicted peak stays below it
+MEMORY_SHARE = 0.75  # of the memory this process can use: the predicted peak stays below it (a 24 GB card: <= 20 GiB)
 
 
 class Memory(Protocol):

@@ -3,7 +3,7 @@
 import torch
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
-from ll_hallucination_pipeline.checkpointing import AutoCheckpointing, checkpointed_layers, layers_to_keep
+from ll_hallucination_pipeline.checkpointing import MEMORY_SHARE, AutoCheckpointing, checkpointed_layers, layers_to_keep
 
 GIB = 2**30
 
@@ -22,14 +22,16 @@ def _keep(**overrides):
 
 
 def test_layers_fill_the_share_of_usable_memory_left_above_the_measured_peak():
-    assert _keep() == int(0.8 * 24 - 10)  # 9 GiB spare below 19.2 GiB: nine one-GiB layers
+    assert _keep() == int(MEMORY_SHARE * 24 - 10)  # the GiB spare below the share: that many one-GiB layers
     assert _keep(usable=80 * GIB) == 35  # a large card keeps them all (never more than there are)
     assert _keep(usable=12 * GIB) == 0  # the checkpointed step alone is over the share: keep none
 
 
 def test_a_short_first_micro_batch_is_scaled_up_to_the_longest_possible():
     # Measured on half a micro-batch: the step's 4 GiB above rest is 8 at full length, and layers cost twice.
-    assert _keep(step_tokens=4096, max_tokens=8192, layer_bytes_per_token=GIB / 8192) == int((0.8 * 24 - 14) / 1)
+    assert _keep(step_tokens=4096, max_tokens=8192, layer_bytes_per_token=GIB / 8192) == int(
+        (MEMORY_SHARE * 24 - 14) / 1
+    )
     assert _keep(step_tokens=4096, max_tokens=8192) < _keep()
 
 
@@ -94,8 +96,8 @@ def test_callback_keeps_the_measured_layer_and_as_many_more_as_fit():
     hook = layers[0].mlp.register_forward_hook(keep_activations)
     first_step_gradients = _gradients(model, ids)
     hook.remove()
-    # Room for two more layers: 0.8 * usable above a resting, unchanged peak, at 16 tokens x 1000 bytes each.
-    memory._usable = int((memory.now + 2.5 * 16 * per_token) / 0.8)
+    # Room for two more layers: the share of usable memory above a resting, unchanged peak, 16 tokens x 1000 bytes.
+    memory._usable = int((memory.now + 2.5 * 16 * per_token) / MEMORY_SHARE)
     memory._peak = memory.now
     sizing.on_step_end(None, None, None)
     assert sizing.kept == 3
