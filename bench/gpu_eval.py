@@ -111,7 +111,7 @@ def ours(seeds: tuple[int, ...] = (0, 1, 2), model: Path = NF4, name: str = "our
     import torch
 
     from ll_hallucination_pipeline.evaluate import EvalRequest, evaluate_jobs
-    from ll_hallucination_pipeline.model import QuantizationSettings
+    from ll_hallucination_pipeline.quantization import QuantizationSettings
     from ll_hallucination_pipeline.tasks import task_data_file
 
     budget = os.environ.get("TOKEN_BUDGET", "auto")  # config.yaml eval.token_budget
@@ -243,7 +243,9 @@ def float32_reference_samples(model_dir: Path, batch_size: int, limit: int | Non
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
-    from ll_hallucination_pipeline.model import QuantizationSettings, dequantize_4bit_linears, load_model
+    from ll_hallucination_pipeline.cpu_inference import dequantize_4bit_linears
+    from ll_hallucination_pipeline.model_loading import load_model
+    from ll_hallucination_pipeline.quantization import QuantizationSettings
 
     model = load_model(model_dir, QuantizationSettings(), device="cuda")
     dequantize_4bit_linears(model)
@@ -336,7 +338,7 @@ def embedded() -> None:
     """The embedded real model on the GPU in NF4, full data, seed 0: ours vs the runbook's lm-eval command,
     each also against the same NF4 weights scored in float32 (the exact value both bf16 scorers round)."""
     from ll_hallucination_pipeline.data import read_jsonl
-    from ll_hallucination_pipeline.model import EMBEDDED_GGUF, convert_gguf_to_hf
+    from ll_hallucination_pipeline.gguf_conversion import EMBEDDED_GGUF, convert_gguf_to_hf
 
     if not (WORK / "tasks").exists():
         prepare_tasks()

@@ -37,7 +37,7 @@ cp ../shared/data/arc_easy/test.jsonl .bench/data/arc_easy/
 cp ../shared/data/truthfulqa/mc_validation.jsonl .bench/data/truthfulqa/
 head -n 10000 ../shared/data/alpaca/train.jsonl >.bench/data/alpaca/train.jsonl
 cp .bench/data/alpaca/train.jsonl .bench-alpaca/alpaca/train.jsonl
-gguf=$(uv run python -c "from ll_hallucination_pipeline.model import embedded_gguf_path; print(embedded_gguf_path())")
+gguf=$(uv run python -c "from ll_hallucination_pipeline.gguf_conversion import embedded_gguf_path; print(embedded_gguf_path())")
 half=$(( ($(stat -c %s "$gguf") + 1) / 2 ))
 head -c "$half" "$gguf" >.bench-gguf-a/part
 tail -c +"$((half + 1))" "$gguf" >.bench-gguf-b/part

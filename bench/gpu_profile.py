@@ -26,7 +26,7 @@ OUT = Path(os.environ.get("OUT", "/tmp/study-out"))
 def evaluate_once(model_dir: Path, task: str, name: str) -> dict:
     """One task, one seed, a fresh score cache: what an evaluation job does after its imports."""
     from ll_hallucination_pipeline.evaluate import EvalRequest, evaluate_jobs
-    from ll_hallucination_pipeline.model import QuantizationSettings
+    from ll_hallucination_pipeline.quantization import QuantizationSettings
     from ll_hallucination_pipeline.tasks import task_data_file
 
     out_dir = WORK / "profile" / name

@@ -84,7 +84,7 @@ def main(variant: str, steps: str) -> None:
     import torch
 
     from ll_hallucination_pipeline.data import local_source, prepare_dataset
-    from ll_hallucination_pipeline.model import QuantizationSettings
+    from ll_hallucination_pipeline.quantization import QuantizationSettings
     from ll_hallucination_pipeline.train import TRAINING_LOG_NAME, train_adapter
 
     alpaca = WORK / "data/alpaca.jsonl"

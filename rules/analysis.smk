@@ -22,50 +22,121 @@ rule compare_prepost:
     params:
         stats=config["stats"],
     script:
-        "../workflow/scripts/compare.py"
+        "../workflow/scripts/compare_prepost.py"
 
 
-rule export_docs:
+rule export_recipe_table:
     input:
-        baseline=get_baseline_runs,
-        post=get_postqlora_runs,
-        summary="evals/baseline/summary.csv",
-        summary_ci="evals/baseline/bootstrap_ci.csv",
-        post_summary="evals/postqlora/summary.csv",
-        post_summary_ci="evals/postqlora/bootstrap_ci.csv",
-        tests="evals/compare/paired_tests.csv",
-        recipes=get_recipe_files,
-        provenance=get_provenance_inputs,
+        get_recipe_files,
     output:
-        recipe_md="docs/qlora_training_recipe.md",
-        recipe_csv=report(
+        markdown="docs/qlora_training_recipe.md",
+        csv=report(
             "docs/qlora_training_recipe.csv",
             caption="../report/recipes.rst",
             category="Tables",
         ),
-        matrix_md=report(
-            "docs/experiment_matrix_seed0.md",
+    log:
+        "logs/export_recipe_table.log",
+    benchmark:
+        "benchmarks/export_recipe_table.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../workflow/scripts/export_recipe_table.py"
+
+
+rule export_experiment_matrix:
+    input:
+        summaries=["evals/baseline/summary.csv", "evals/postqlora/summary.csv"],
+        intervals=[
+            "evals/baseline/bootstrap_ci.csv",
+            "evals/postqlora/bootstrap_ci.csv",
+        ],
+    output:
+        report(
+            "docs/experiment_matrix.md",
             caption="../report/matrix.rst",
             category="Tables",
         ),
-        delta_summary=report(
+    log:
+        "logs/export_experiment_matrix.log",
+    benchmark:
+        "benchmarks/export_experiment_matrix.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../workflow/scripts/export_experiment_matrix.py"
+
+
+rule export_delta_summary:
+    input:
+        "evals/compare/paired_tests.csv",
+    output:
+        report(
             "docs/delta_summary.csv",
             caption="../report/delta_summary.rst",
             category="Tables",
         ),
-        qualitative_pre="docs/qualitative_pre.md",
-        qualitative_post="docs/qualitative_post.md",
-        manifest="docs/manifest.json",
     log:
-        "logs/export_docs.log",
+        "logs/export_delta_summary.log",
     benchmark:
-        "benchmarks/export_docs.tsv"
+        "benchmarks/export_delta_summary.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../workflow/scripts/export_delta_summary.py"
+
+
+rule export_qualitative:
+    input:
+        baseline=get_baseline_runs,
+        post=get_postqlora_runs,
+    output:
+        broken="docs/qualitative_pre.md",
+        fixed="docs/qualitative_post.md",
+    log:
+        "logs/export_qualitative.log",
+    benchmark:
+        "benchmarks/export_qualitative.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../workflow/scripts/export_qualitative.py"
+
+
+# Templates only: the hand-written cards (docs/eval_card_pre.md, docs/eval_card_post.md) are no rule's output.
+rule eval_card_templates:
+    output:
+        pre="docs/eval_card_pre.template.md",
+        post="docs/eval_card_post.template.md",
+    log:
+        "logs/eval_card_templates.log",
+    benchmark:
+        "benchmarks/eval_card_templates.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    params:
+        tasks=TASKS,
+    script:
+        "../workflow/scripts/eval_card_templates.py"
+
+
+rule export_manifest:
+    input:
+        provenance=get_provenance_inputs,
+        documents=EXPORTED_DOCUMENTS,
+    output:
+        "docs/manifest.json",
+    log:
+        "logs/export_manifest.log",
+    benchmark:
+        "benchmarks/export_manifest.tsv"
     conda:
         "../envs/pipeline.yaml"
     params:
         provenance=get_provenance_names,
     script:
-        "../workflow/scripts/export_docs.py"
+        "../workflow/scripts/export_manifest.py"
 
 
 rule plot_tradeoff:
@@ -91,7 +162,10 @@ rule plot_tradeoff:
 rule write_front_page:
     input:
         tests="evals/compare/paired_tests.csv",
-        intervals=["evals/baseline/bootstrap_ci.csv", "evals/postqlora/bootstrap_ci.csv"],
+        intervals=[
+            "evals/baseline/bootstrap_ci.csv",
+            "evals/postqlora/bootstrap_ci.csv",
+        ],
     output:
         FRONT_PAGE,
     log:

@@ -16,10 +16,8 @@ from ll_hallucination_pipeline.data import (
 )
 from ll_hallucination_pipeline.environment import torch_job_threads
 from ll_hallucination_pipeline.errors import PipelineInputError
-from ll_hallucination_pipeline.model import (
-    quantization_from_config,
-    resolve_model_path,
-)
+from ll_hallucination_pipeline.model_paths import resolve_model_path
+from ll_hallucination_pipeline.quantization import quantization_from_config
 from ll_hallucination_pipeline.recipe import load_recipe
 from ll_hallucination_pipeline.sft_data import (
     checked_records,
@@ -63,6 +61,15 @@ POST_RUN = "evals/postqlora/{adapter}/{task}_seed{seed}_full"
 POST_DRAFT_RUN = "evals/drafts/postqlora/{adapter}/{task}_seed{seed}_limit{limit}"
 # The report's front page (Snakefile `report:`): the study's headline, written once there are adapters.
 FRONT_PAGE = "docs/report_front_page.rst"
+# The generated documents that docs/manifest.json lists beside the hashes of what they were made from.
+EXPORTED_DOCUMENTS = [
+    "docs/qlora_training_recipe.md",
+    "docs/qlora_training_recipe.csv",
+    "docs/experiment_matrix.md",
+    "docs/delta_summary.csv",
+    "docs/qualitative_pre.md",
+    "docs/qualitative_post.md",
+]
 TASK_DATA = [
     task_data_file(task) for task in TASKS
 ]  # in TASKS' order; tasks may share a file
@@ -287,6 +294,7 @@ def get_all_targets(wildcards):
             "evals/postqlora/summary.csv",
             "evals/compare/deltas.csv",
             "docs/manifest.json",
+            "docs/eval_card_pre.template.md",
             "docs/figures/tradeoff_scatter.png",
             FRONT_PAGE,
             *get_postqlora_runs(wildcards),

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .compare import join_items, unique_by_hash
+from .pairing import join_items, unique_by_hash
 from .results import EvalRun
 from .stats import (
     Interval,

@@ -17,7 +17,9 @@ from transformers import TrainerCallback
 
 log = logging.getLogger(__name__)
 
-MEMORY_SHARE = 0.75  # of the memory this process can use: the predicted peak stays below it (a 24 GB card: <= 20 GiB)
+# Of the memory this process can use: the predicted peak stays below it (on a 24 GB card the study stays under
+# 20 GiB, bench/RESULTS.md).
+MEMORY_SHARE = 0.75
 
 
 class Memory(Protocol):

@@ -12,20 +12,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .devices import best_device
 from .errors import PipelineInputError
-from .io import atomic_write_json
-from .model import QuantizationSettings, best_device, load_model, load_tokenizer, model_fingerprint
+from .fingerprint import model_fingerprint
+from .io import atomic_write_json, publish_files
+from .model_loading import load_model, load_tokenizer
+from .quantization import QuantizationSettings
+from .results import RESULTS_NAME, SCORING_NAME, run_files, samples_name
 from .tasks import get_data_set, get_task
 from .token_budget import TokenBudgetSetting
 
-RESULTS_NAME = "results.json"
-SCORING_NAME = "scoring.json"
 # lm-eval output types whose results no seed can change at 0 shots: nothing is sampled.
 SEED_INVARIANT_OUTPUT_TYPES = ("loglikelihood", "multiple_choice")
-
-
-def samples_name(task: str) -> str:
-    return f"samples_{task}.jsonl"
 
 
 @dataclass(frozen=True)
@@ -113,12 +111,6 @@ def compile_lm_eval_templates_once() -> None:
         env.from_string = functools.lru_cache(maxsize=1024)(env.from_string)
 
 
-def _publish(tmp: Path, out_dir: Path, task: str) -> None:
-    """Move a finished run's files from ``tmp`` into ``out_dir``, results.json last (it marks completion)."""
-    for name in (samples_name(task), SCORING_NAME, RESULTS_NAME):
-        os.replace(tmp / name, out_dir / name)
-
-
 def run_evaluation(request: EvalRequest, lm: Any, *, metadata: dict[str, Any]) -> dict[str, Any]:
     """Evaluate ``request`` with ``lm``; write results.json, samples_<task>.jsonl and scoring.json.
 
@@ -165,7 +157,7 @@ def run_evaluation(request: EvalRequest, lm: Any, *, metadata: dict[str, Any]) -
         counts["scoring_seconds"] = round(seconds, 3)
         counts["tokens_per_second"] = round(counts["tokens_run"] / seconds) if seconds else None
         atomic_write_json(tmp / SCORING_NAME, {**counts, **lm.stats.gauges()})
-        _publish(tmp, out_dir, request.task)
+        publish_files(tmp, out_dir, run_files(request.task))
     return json.loads((out_dir / RESULTS_NAME).read_text())
 
 
@@ -193,7 +185,7 @@ def reuse_evaluation(
         atomic_write_json(tmp / SCORING_NAME, {"requests": 0, "scored": 0, "reused_from_seed": computed.seed})
         pipeline = {**metadata, "computed_with_seed": computed.seed, "seed_invariant": "0-shot loglikelihood"}
         atomic_write_json(tmp / RESULTS_NAME, {**results, "pipeline": pipeline})
-        _publish(tmp, out_dir, request.task)
+        publish_files(tmp, out_dir, run_files(request.task))
     return json.loads((out_dir / RESULTS_NAME).read_text())
 
 

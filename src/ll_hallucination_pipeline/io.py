@@ -14,7 +14,7 @@ import os
 import shutil
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,19 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
         os.replace(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def publish_files(source_dir: Path, target_dir: Path, names: Sequence[str]) -> None:
+    """Move finished files from ``source_dir`` into ``target_dir`` in the order given, each by rename: the last
+    one marks the set complete (a reader that finds it finds the others)."""
+    target_dir.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        os.replace(source_dir / name, target_dir / name)
+
+
+def atomic_write_csv(path: str | Path, frame: Any) -> Path:
+    """Write a pandas table atomically with stable formatting (byte-identical for identical input)."""
+    return atomic_write_text(path, frame.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
 
 
 def sha256_file(path: str | Path) -> str:

@@ -1,4 +1,5 @@
-"""The analysis steps Snakemake calls: compare pre/post, export docs, plot. Each writes only its outputs."""
+"""The steps Snakemake's analysis rules call, one per rule: read the rule's inputs, compute, write its declared
+outputs (through :mod:`.io`) and nothing else."""
 
 from __future__ import annotations
 
@@ -10,20 +11,19 @@ import pandas as pd
 from .analysis import RunSet, deltas_table, paired_tests_table
 from .exports import (
     delta_summary,
-    ensure_eval_cards,
+    eval_card_template,
     experiment_matrix,
+    generated_markdown,
+    manifest,
     markdown_table,
     qualitative,
     recipe_table,
-    write_manifest,
-    write_markdown,
 )
 from .front_page import front_page
-from .io import atomic_write_text
+from .io import atomic_write_csv, atomic_write_json, atomic_write_text
 from .plots import tradeoff_scatter
 from .recipe import load_recipe
 from .stats import StatsSettings
-from .summary import write_csv
 from .weights_hash import provenance_sha256
 
 
@@ -32,48 +32,48 @@ def run_dirs(files: Sequence[str]) -> list[str]:
     return sorted({str(Path(f).parent) for f in files})
 
 
-def compare(
+def write_comparison_tables(
     baseline_files: Sequence[str], post_files: Sequence[str], deltas_csv: str, tests_csv: str, stats: dict
 ) -> None:
     settings = StatsSettings.from_config(stats)
     runs = RunSet.load(run_dirs(baseline_files), run_dirs(post_files))
-    write_csv(deltas_table(runs, settings), deltas_csv)
-    write_csv(paired_tests_table(runs, settings), tests_csv)
+    atomic_write_csv(deltas_csv, deltas_table(runs, settings))
+    atomic_write_csv(tests_csv, paired_tests_table(runs, settings))
 
 
-def export_docs(
-    *,
-    baseline_files: Sequence[str],
-    post_files: Sequence[str],
-    summaries: dict[str, str],
-    tests_csv: str,
-    recipe_files: Sequence[str],
-    provenance: dict[str, str],
-    outputs: dict[str, str],
-) -> None:
-    """Write every generated document in docs/ (and eval-card templates if absent)."""
-    recipes = [load_recipe(f) for f in recipe_files]
-    table = recipe_table(recipes)
-    write_csv(table, outputs["recipe_csv"])
-    write_markdown(outputs["recipe_md"], "QLoRA training recipes", markdown_table(table), "export_docs")
-
-    summary = pd.concat([pd.read_csv(summaries["baseline"]), pd.read_csv(summaries["post"])], ignore_index=True)
-    intervals = pd.concat([pd.read_csv(summaries["baseline_ci"]), pd.read_csv(summaries["post_ci"])], ignore_index=True)
-    for frame in (summary, intervals):
-        frame["adapter"] = frame["adapter"].fillna("") if "adapter" in frame else ""
-    matrix = experiment_matrix(summary, intervals, seed=int(summary["seed"].min()))
-    note = "Values on eval seed 0 with bootstrap CIs over items; `base` is the model without an adapter.\n\n"
-    write_markdown(
-        outputs["matrix_md"], "Experiment matrix (eval seed 0)", note + markdown_table(matrix), "export_docs"
+def write_recipe_table(recipe_files: Sequence[str], markdown: str, csv: str) -> None:
+    table = recipe_table([load_recipe(f) for f in recipe_files])
+    atomic_write_csv(csv, table)
+    atomic_write_text(
+        markdown, generated_markdown("QLoRA training recipes", markdown_table(table), "export_recipe_table")
     )
 
-    write_csv(delta_summary(pd.read_csv(tests_csv)), outputs["delta_summary"])
+
+def write_experiment_matrix(summaries: Sequence[str], intervals: Sequence[str], markdown: str) -> None:
+    matrix, seed = experiment_matrix([pd.read_csv(f) for f in summaries], [pd.read_csv(f) for f in intervals])
+    note = f"Values on eval seed {seed} with bootstrap CIs over items; `base` is the model without an adapter.\n\n"
+    title = f"Experiment matrix (eval seed {seed})"
+    atomic_write_text(markdown, generated_markdown(title, note + markdown_table(matrix), "export_experiment_matrix"))
+
+
+def write_delta_summary(tests_csv: str, out: str) -> None:
+    atomic_write_csv(out, delta_summary(pd.read_csv(tests_csv)))
+
+
+def write_qualitative(baseline_files: Sequence[str], post_files: Sequence[str], broken: str, fixed: str) -> None:
     runs = RunSet.load(run_dirs(baseline_files), run_dirs(post_files))
-    atomic_write_text(outputs["qualitative_pre"], qualitative(runs, improved=False))
-    atomic_write_text(outputs["qualitative_post"], qualitative(runs, improved=True))
-    ensure_eval_cards(Path(outputs["manifest"]).parent, runs.tasks())
+    atomic_write_text(broken, qualitative(runs, improved=False))
+    atomic_write_text(fixed, qualitative(runs, improved=True))
+
+
+def write_eval_card_templates(tasks: Sequence[str], pre: str, post: str) -> None:
+    atomic_write_text(pre, eval_card_template("pre", tasks))
+    atomic_write_text(post, eval_card_template("post", tasks))
+
+
+def write_manifest(provenance: dict[str, str], documents: Sequence[str], out: str) -> None:
     hashes = {name: provenance_sha256(path) for name, path in provenance.items()}
-    write_manifest(outputs["manifest"], hashes, [v for k, v in outputs.items() if k != "manifest"])
+    atomic_write_json(out, manifest(hashes, documents))
 
 
 def plot(delta_summary_csv: str, png: str, pdf: str) -> None:

@@ -10,7 +10,19 @@ from pathlib import Path
 from typing import Any
 
 from .data import read_jsonl
-from .evaluate import RESULTS_NAME, samples_name
+
+# The files of one evaluation directory: lm-eval's results and per-item samples, and the scorer's own record.
+RESULTS_NAME = "results.json"
+SCORING_NAME = "scoring.json"
+
+
+def samples_name(task: str) -> str:
+    return f"samples_{task}.jsonl"
+
+
+def run_files(task: str) -> tuple[str, ...]:
+    """The files of a finished run in the order they are published: results.json last, as it marks completion."""
+    return samples_name(task), SCORING_NAME, RESULTS_NAME
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .devices import best_device
 from .io import atomic_write_json
-from .model import QuantizationSettings, best_device, load_model, load_tokenizer
+from .model_loading import load_model, load_tokenizer
+from .quantization import QuantizationSettings
 
 PROMPT = "Question: What is the capital of France?\nAnswer:"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .io import atomic_write_text
+from .io import atomic_write_csv
 from .results import EvalRun
 from .stats import StatsSettings, mean_interval
 from .tasks import get_task
@@ -99,11 +99,6 @@ def interval_rows(runs: Sequence[EvalRun], s: StatsSettings) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
-    """Write a table atomically with stable formatting (byte-identical for identical input)."""
-    atomic_write_text(path, frame.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
-
-
 def write_summaries(
     run_dirs: Sequence[str | Path],
     summary_csv: str | Path,
@@ -111,5 +106,5 @@ def write_summaries(
     settings: StatsSettings,
 ) -> None:
     runs = [EvalRun.load(d) for d in run_dirs]
-    write_csv(summary_rows(runs), summary_csv)
-    write_csv(interval_rows(runs, settings), intervals_csv)
+    atomic_write_csv(summary_csv, summary_rows(runs))
+    atomic_write_csv(intervals_csv, interval_rows(runs, settings))

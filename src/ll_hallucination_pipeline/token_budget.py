@@ -17,10 +17,9 @@ log = logging.getLogger(__name__)
 
 TokenBudgetSetting = int | Literal["auto"]
 
-# 9.6 GiB peak on a Qwen3-8B-shaped NF4 model (bench/RESULTS.md): fits a 24 GB card beside the weights.
+# The first, measured forward: small enough for an 8B-shaped NF4 model on a 24 GB card (bench/RESULTS.md).
 AUTO_START = 8192
-# The forward ceiling on an H100 is reached at 64 x 512 tokens (issue D's anchor); larger forwards only
-# hold more memory.
+# Beyond this a forward no longer runs faster on a data-centre GPU; it only holds more memory.
 AUTO_CAP = 32768
 AUTO_FLOOR = 256
 # Share of the free memory the sized forwards may take; the rest absorbs what one measured forward

@@ -12,19 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from .adapters import MANIFEST_NAME, tensor_shapes
+from .devices import best_device
 from .environment import package_versions
 from .errors import PipelineInputError
 from .io import atomic_directory, atomic_write_json, atomic_write_text, sha256_file
-from .model import (
-    QuantizationSettings,
-    best_device,
-    cast_unquantized,
-    load_model,
-    load_tokenizer,
-    store_upcast_tables_compactly,
-)
+from .model_loading import load_model, load_tokenizer
+from .quantization import QuantizationSettings
 from .recipe import Recipe, load_recipe
 from .sft_data import sft_examples
+from .training_precision import cast_unquantized, store_upcast_tables_compactly
 from .weights_hash import weights_sha256
 
 log = logging.getLogger(__name__)
@@ -34,7 +30,8 @@ ELAPSED = "elapsed_s"  # training log column: seconds from the start (or resumpt
 RECIPE_NAME = "recipe.toml"
 
 
-def _sft_config(recipe: Recipe, seed: int, work_dir: Path, device: str, compute_dtype: str) -> Any:
+def sft_config(recipe: Recipe, seed: int, work_dir: Path, device: str, compute_dtype: str) -> Any:
+    """trl's ``SFTConfig`` for ``recipe``'s training keys, the seed and the device's precision."""
     from trl import SFTConfig
 
     t = recipe.training
@@ -215,7 +212,7 @@ def train_adapter(
     )
     trainer = SFTTrainer(
         model=model,
-        args=_sft_config(recipe, seed, work_dir, device, effective.compute_dtype),
+        args=sft_config(recipe, seed, work_dir, device, effective.compute_dtype),
         train_dataset=Dataset.from_list(examples),
         processing_class=tokenizer,
         peft_config=lora,

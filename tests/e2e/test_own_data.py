@@ -8,7 +8,7 @@ import json
 import pytest
 
 from ll_hallucination_pipeline.io import sha256_file
-from ll_hallucination_pipeline.model import load_tokenizer
+from ll_hallucination_pipeline.model_loading import load_tokenizer
 from ll_hallucination_pipeline.sft_data import chat_example
 from tests.helpers import REPO, run_snakemake, write_config
 

@@ -9,7 +9,7 @@ import pytest
 
 from ll_hallucination_pipeline.data import local_source, prepare_dataset
 from ll_hallucination_pipeline.evaluate import EvalRequest, build_lm, run_evaluation, samples_name, task_yaml
-from ll_hallucination_pipeline.model import QuantizationSettings
+from ll_hallucination_pipeline.quantization import QuantizationSettings
 from ll_hallucination_pipeline.results import per_request_loglikelihoods
 from ll_hallucination_pipeline.tasks import get_task
 from tests.helpers import run_lm_eval_hf

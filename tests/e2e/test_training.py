@@ -18,7 +18,7 @@ from ll_hallucination_pipeline.adapters import check_adapter_dir
 from ll_hallucination_pipeline.data import local_source, prepare_dataset
 from ll_hallucination_pipeline.errors import PipelineInputError
 from ll_hallucination_pipeline.io import sha256_file
-from ll_hallucination_pipeline.model import QuantizationSettings
+from ll_hallucination_pipeline.quantization import QuantizationSettings
 from ll_hallucination_pipeline.results import per_request_loglikelihoods
 from ll_hallucination_pipeline.train import TRAINING_LOG_NAME, train_adapter
 from tests.helpers import run_lm_eval_hf
@@ -88,7 +88,7 @@ def test_kill_and_resume_from_checkpoint(converted_model, alpaca, tmp_path):
     out, work = tmp_path / "adapters/r_seed0", tmp_path / "work"
     code = (
         "import sys; from ll_hallucination_pipeline.train import train_adapter;"
-        "from ll_hallucination_pipeline.model import QuantizationSettings as Q;"
+        "from ll_hallucination_pipeline.quantization import QuantizationSettings as Q;"
         f"train_adapter({str(recipe)!r}, 0, model_dir={str(converted_model)!r}, data_file={str(alpaca)!r},"
         f"out_dir={str(out)!r}, work_dir={str(work)!r}, quantization=Q(cpu_compute_dtype='float32'))"
     )
@@ -175,7 +175,7 @@ def autocast_loss_curve(model_dir: Path, *, per_sequence: bool) -> list[float]:
     import torch
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
-    from ll_hallucination_pipeline.model import load_model
+    from ll_hallucination_pipeline.model_loading import load_model
     from ll_hallucination_pipeline.packed_attention import use_packed_varlen_attention
     from tests.helpers import packed_training_losses
 

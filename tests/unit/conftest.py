@@ -33,3 +33,25 @@ def runs(tmp_path: Path) -> RunSet:
                 write_run(tmp_path, "truthfulqa_mc2", seed, tqa_post.tolist(), f"r_seed{train_seed}", **meta)
             )
     return RunSet.load(base_dirs, post_dirs)
+
+
+@pytest.fixture
+def tiny_nf4_model(tmp_path: Path):
+    """A loader of a tiny random Llama saved to ``tmp_path``, loaded in NF4 on the CPU with a compute dtype."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from ll_hallucination_pipeline.model_loading import load_model
+    from ll_hallucination_pipeline.quantization import QuantizationSettings
+
+    config = LlamaConfig(
+        vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4
+    )
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(tmp_path / "tiny")
+
+    def loader(compute_dtype: str):
+        settings = QuantizationSettings("nf4", True, compute_dtype)
+        return lambda **kw: load_model(tmp_path / "tiny", settings, device="cpu", **kw)
+
+    return loader

@@ -90,12 +90,3 @@ def test_records_whose_meaning_is_wrong_are_refused(tiny_data, tmp_path, name, l
     with pytest.raises(PipelineInputError, match=message):
         prepare_dataset(name, tmp_path / "d.jsonl", tmp_path / "m.json", source=bad)
     assert not (tmp_path / "d.jsonl").exists()
-
-
-def test_a_gguf_model_path_says_how_to_convert_it(tmp_path):
-    from ll_hallucination_pipeline.model import check_model_dir
-
-    gguf = tmp_path / "model.Q4_1.gguf"
-    gguf.write_bytes(b"GGUF")
-    with pytest.raises(PipelineInputError, match=r"is a GGUF file; .*convert_gguf_to_hf\('.*model.Q4_1.gguf'"):
-        check_model_dir(gguf)

@@ -2,7 +2,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from ll_hallucination_pipeline.model import QuantizationSettings, model_fingerprint
+from ll_hallucination_pipeline.fingerprint import model_fingerprint
+from ll_hallucination_pipeline.quantization import QuantizationSettings
 
 
 @pytest.fixture

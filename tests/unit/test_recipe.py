@@ -79,13 +79,13 @@ def test_prompt_template_with_and_without_input():
 
 
 def test_gpu_speed_switches_reach_the_trainer(tmp_path):
-    from ll_hallucination_pipeline.train import _sft_config
+    from ll_hallucination_pipeline.train import sft_config
 
     path = tmp_path / "qlora_fast.toml"
     path.write_text("[training]\ngradient_checkpointing = false\nliger_kernel = true\nmicro_batch_size = 16\n")
     fast = load_recipe(path)
     default = load_recipe(REPO / "configs" / "qlora_alpaca_10k.toml")
-    on_cpu = _sft_config(fast, 0, tmp_path / "w", "cpu", "float32")
+    on_cpu = sft_config(fast, 0, tmp_path / "w", "cpu", "float32")
     assert not on_cpu.gradient_checkpointing and not on_cpu.use_liger_kernel  # GPU-only switches
     assert on_cpu.per_device_train_batch_size == 16
     assert default.training.gradient_checkpointing and not default.training.liger_kernel

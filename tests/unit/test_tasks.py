@@ -13,7 +13,7 @@ from ll_hallucination_pipeline.analysis import RunSet, deltas_table, paired_test
 from ll_hallucination_pipeline.config import check_config
 from ll_hallucination_pipeline.data import local_source, prepare_dataset
 from ll_hallucination_pipeline.errors import PipelineInputError
-from ll_hallucination_pipeline.exports import delta_summary, ensure_eval_cards
+from ll_hallucination_pipeline.exports import delta_summary, eval_card_template
 from ll_hallucination_pipeline.plots import tradeoff_scatter
 from ll_hallucination_pipeline.results import EvalRun
 from ll_hallucination_pipeline.stats import StatsSettings
@@ -79,8 +79,8 @@ def test_a_task_added_to_the_registry_flows_through(toy_registered, tmp_path):
     tradeoff_scatter(summary_csv, tmp_path / "fig.png", tmp_path / "fig.pdf")
     assert (tmp_path / "fig.png").stat().st_size > 0
 
-    ensure_eval_cards(tmp_path / "docs", ["toy_mc", "truthfulqa_mc2"])
-    assert "Toy QA (knowledge), TruthfulQA mc2 (truthfulness)" in (tmp_path / "docs/eval_card_pre.md").read_text()
+    card = eval_card_template("pre", ["toy_mc", "truthfulqa_mc2"])
+    assert "Toy QA (knowledge), TruthfulQA mc2 (truthfulness)" in card
 
 
 def test_one_role_only_still_plots(tmp_path):

@@ -6,7 +6,7 @@ from ll_hallucination_pipeline.snakemake_glue import logged
 
 with logged(snakemake.log[0], gpus=snakemake.resources.gpu):  # noqa: F821
     from ll_hallucination_pipeline.evaluate import EvalRequest, evaluate_jobs
-    from ll_hallucination_pipeline.model import QuantizationSettings
+    from ll_hallucination_pipeline.quantization import QuantizationSettings
     from ll_hallucination_pipeline.weights_hash import recorded_weights_sha256
 
     sm = snakemake  # noqa: F821

@@ -1,7 +1,7 @@
 import pytest
 
-from ll_hallucination_pipeline.compare import join_items, unique_by_hash
 from ll_hallucination_pipeline.errors import PipelineInputError
+from ll_hallucination_pipeline.pairing import join_items, unique_by_hash
 
 
 def test_join_refuses_mismatched_or_duplicated_items():

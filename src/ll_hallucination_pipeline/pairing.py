@@ -1,4 +1,4 @@
-"""Paired pre/post comparisons on per-item evidence joined by lm-eval's ``doc_hash``."""
+"""The items of a baseline run and a post-QLoRA run, paired by lm-eval's ``doc_hash``."""
 
 from __future__ import annotations
 

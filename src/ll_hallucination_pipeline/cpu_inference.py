@@ -1,4 +1,4 @@
-"""Scoring with a LoRA adapter on the CPU: the update applied unmerged, in one matrix multiply-add.
+"""Scoring on the CPU: 4-bit weights dequantized once, and a LoRA update applied unmerged in one multiply-add.
 
 peft's LoRA layer computes ``base(x) + lora_B(lora_A(x)) * scaling`` as three more passes over the
 layer's output; on a CPU those passes cost more than the base matmul itself (measured: 28.5 ms
@@ -15,7 +15,49 @@ from typing import TYPE_CHECKING
 import torch
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from torch import nn
+
+
+def replace_modules(model: torch.nn.Module, replacement: Callable[[torch.nn.Module], torch.nn.Module | None]) -> int:
+    """Put ``replacement(child)`` in place of every submodule for which it is not ``None``; returns how many."""
+    replaced = 0
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            new = replacement(child)
+            if new is not None:
+                setattr(parent, name, new)
+                replaced += 1
+    return replaced
+
+
+def dequantize_4bit_linears(model: torch.nn.Module) -> int:
+    """Replace each bitsandbytes 4-bit linear by a plain linear holding its dequantized weights.
+
+    The weights keep their 4-bit values, only materialized in the compute dtype: the numbers of
+    bitsandbytes' CUDA path (dequantize, then matmul), where its CPU inference path would repack the
+    weights into a bf16-only kernel, ignoring the compute dtype and running several times slower.
+    Call it before any forward pass. Returns how many layers were replaced.
+    """
+    import bitsandbytes as bnb
+    import torch
+    from bitsandbytes.functional import dequantize_4bit
+
+    def dequantized(child: torch.nn.Module) -> torch.nn.Linear | None:
+        if not isinstance(child, bnb.nn.Linear4bit):
+            return None
+        state = child.weight.quant_state
+        if getattr(state, "packing_format_for_cpu", False):
+            raise RuntimeError("4-bit weights were repacked by a forward pass; dequantize right after loading")
+        dtype = child.compute_dtype or state.dtype
+        linear = torch.nn.Linear(child.in_features, child.out_features, bias=child.bias is not None, device="meta")
+        linear.weight = torch.nn.Parameter(dequantize_4bit(child.weight.data, state).to(dtype), False)
+        if child.bias is not None:
+            linear.bias = torch.nn.Parameter(child.bias.data.to(dtype), False)
+        return linear
+
+    return replace_modules(model, dequantized)
 
 
 class LoraAddmmLinear(torch.nn.Module):
@@ -43,8 +85,6 @@ def fuse_lora_linears(model: nn.Module) -> int:
     as DoRA, no LoRA bias, a plain ``nn.Linear`` base) by a :class:`LoraAddmmLinear`; any other layer
     keeps peft's own forward. Returns how many were replaced."""
     from peft.tuners.lora.layer import Linear as LoraLinear
-
-    from .model import replace_modules
 
     def fused(child: nn.Module) -> LoraAddmmLinear | None:
         if type(child) is not LoraLinear or child.merged or len(child.active_adapters) != 1:

@@ -3,7 +3,7 @@
 from ll_hallucination_pipeline.snakemake_glue import logged
 
 with logged(snakemake.log[0]):  # noqa: F821
-    from ll_hallucination_pipeline.pipeline_steps import compare
+    from ll_hallucination_pipeline.pipeline_steps import write_comparison_tables
 
     sm = snakemake  # noqa: F821
-    compare(sm.input.baseline, sm.input.post, sm.output.deltas, sm.output.tests, sm.params.stats)
+    write_comparison_tables(sm.input.baseline, sm.input.post, sm.output.deltas, sm.output.tests, sm.params.stats)

@@ -1,0 +1,39 @@
+"""Identity of a scoring model, the key of its score cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .quantization import QuantizationSettings
+from .weights_hash import weights_sha256
+
+# How 4-bit weights are multiplied when scoring: dequantized to the compute dtype, then a plain matmul
+# (bitsandbytes' own CUDA path for more than one token); on the CPU a LoRA update is added by addmm.
+# Part of every model fingerprint, so scores computed another way are never taken from the cache.
+NUMERICS = "dequantize-then-matmul; cpu lora addmm"
+
+
+def model_fingerprint(
+    model_dir: str | Path,
+    settings: QuantizationSettings,
+    adapter_dir: str | Path | None = None,
+    *,
+    device: str,
+    model_sha256: str | None = None,
+) -> str:
+    """Identity of a scoring model: weights' hash, adapter hash, quantization, dtype and device kind.
+
+    ``settings`` must be the ones in effect on ``device`` (see ``QuantizationSettings.for_device``);
+    ``model_sha256``: the base weights' hash where already known (see :mod:`.weights_hash`).
+    """
+    import hashlib
+    import json
+
+    parts = {
+        "weights": model_sha256 or weights_sha256(model_dir),
+        "adapter": weights_sha256(adapter_dir) if adapter_dir else None,
+        "quantization": settings.as_dict(),
+        "device": device,
+        "numerics": NUMERICS,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()

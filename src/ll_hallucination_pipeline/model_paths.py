@@ -1,0 +1,42 @@
+"""Where the base model is: ``$MODEL_PATH`` or ``model.path``, checked to be a loadable checkpoint."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import PipelineInputError
+from .weights_hash import WEIGHT_SUFFIXES
+
+MODEL_PATH_ENV = "MODEL_PATH"
+
+
+def resolve_model_path(configured: str | None) -> Path | None:
+    """The user's base model directory: ``$MODEL_PATH`` first, then config; ``None`` = embedded."""
+    raw = os.environ.get(MODEL_PATH_ENV) or configured
+    if not raw:
+        return None
+    path = Path(raw).expanduser().resolve()
+    check_model_dir(path)
+    return path
+
+
+def check_model_dir(path: Path) -> None:
+    """Fail early, naming the fix, if ``path`` is not a loadable local checkpoint."""
+    if path.is_file() and path.suffix == ".gguf":
+        raise PipelineInputError(
+            f"model path {path} is a GGUF file; the pipeline loads Hugging Face checkpoints: convert it with "
+            f'`uv run python -c "from ll_hallucination_pipeline.gguf_conversion import convert_gguf_to_hf; '
+            f"convert_gguf_to_hf('{path}', 'models/{path.stem}')\"` and set {MODEL_PATH_ENV}=models/{path.stem}"
+        )
+    if not path.is_dir():
+        raise PipelineInputError(
+            f"model path {path} does not exist; set {MODEL_PATH_ENV} or model.path to a local "
+            "Hugging Face checkpoint directory, or unset both to use the embedded SmolLM2"
+        )
+    if not (path / "config.json").is_file():
+        raise PipelineInputError(f"{path} has no config.json; point {MODEL_PATH_ENV} at a checkpoint directory")
+    if not any(p.name.endswith(WEIGHT_SUFFIXES) for p in path.iterdir()):
+        raise PipelineInputError(
+            f"{path} holds no *.safetensors or *.bin weights; point {MODEL_PATH_ENV} at a full checkpoint"
+        )

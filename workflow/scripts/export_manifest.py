@@ -1,0 +1,9 @@
+"""Snakemake adapter: the provenance manifest."""
+
+from ll_hallucination_pipeline.snakemake_glue import logged
+
+with logged(snakemake.log[0]):  # noqa: F821
+    from ll_hallucination_pipeline.pipeline_steps import write_manifest
+
+    sm = snakemake  # noqa: F821
+    write_manifest(dict(zip(sm.params.provenance, sm.input.provenance, strict=True)), sm.input.documents, sm.output[0])
