@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import PipelineInputError
+from .io import atomic_write_text
 from .weights_hash import weights_sha256
 
 MANIFEST_NAME = "manifest.json"
@@ -38,6 +39,16 @@ def tensor_shapes(files: list[Path]) -> dict[str, tuple[list[int], str]]:
             raise ValueError(f"{file} is cut short")
         shapes |= {name: (t["shape"], t["dtype"]) for name, t in tensors.items()}
     return shapes
+
+
+def sort_target_modules(adapter_dir: Path) -> None:
+    """Write ``adapter_config.json``'s ``target_modules`` in sorted order: peft saves a set in hash order, which
+    differs from process to process, so two trainings of the same adapter would otherwise differ in this file."""
+    config_file = adapter_dir / "adapter_config.json"
+    config = json.loads(config_file.read_text())
+    if isinstance(config.get("target_modules"), list):
+        config["target_modules"] = sorted(config["target_modules"])
+        atomic_write_text(config_file, json.dumps(config, indent=2, sort_keys=True))
 
 
 def check_adapter_fits(adapter_dir: Path, model_dir: Path) -> None:

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .adapters import MANIFEST_NAME, tensor_shapes
+from .adapters import MANIFEST_NAME, sort_target_modules, tensor_shapes
 from .devices import best_device
 from .environment import package_versions
 from .errors import PipelineInputError
@@ -249,6 +249,7 @@ def train_adapter(
     }
     with atomic_directory(out_dir) as tmp:
         trainer.model.save_pretrained(tmp)
+        sort_target_modules(tmp)
         shutil.copyfile(recipe_file, tmp / RECIPE_NAME)
         atomic_write_text(tmp / TRAINING_LOG_NAME, _training_log(history))
         atomic_write_json(tmp / MANIFEST_NAME, manifest)

@@ -60,3 +60,19 @@ def test_incomplete_adapter(tmp_path):
     (tmp_path / "a").mkdir()
     with pytest.raises(PipelineInputError, match="is incomplete \\(missing adapter_config.json"):
         check_adapter_dir(tmp_path / "a", base_model(tmp_path / "m"))
+
+
+def test_target_modules_are_written_in_one_order(tmp_path):
+    from ll_hallucination_pipeline.adapters import sort_target_modules
+
+    directory = adapter(tmp_path / "a")
+    (directory / "adapter_config.json").write_text(json.dumps({"target_modules": ["v_proj", "k_proj", "q_proj"]}))
+    sort_target_modules(directory)
+    assert json.loads((directory / "adapter_config.json").read_text())["target_modules"] == [
+        "k_proj",
+        "q_proj",
+        "v_proj",
+    ]
+    (directory / "adapter_config.json").write_text(json.dumps({"target_modules": "all-linear"}))
+    sort_target_modules(directory)
+    assert json.loads((directory / "adapter_config.json").read_text())["target_modules"] == "all-linear"
