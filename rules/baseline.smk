@@ -6,6 +6,7 @@ rule evaluate_baseline:
     output:
         results=every_run(BASELINE_RUN, "results.json"),
         samples=every_run(BASELINE_RUN, "samples_{task}.jsonl"),
+        scoring=every_run(BASELINE_RUN, "scoring.json"),
     log:
         "logs/evaluate_baseline.log",
     benchmark:
@@ -30,6 +31,7 @@ use rule evaluate_baseline as evaluate_baseline_draft with:
     output:
         results=every_run(DRAFT_RUN, "results.json"),
         samples=every_run(DRAFT_RUN, "samples_{task}.jsonl"),
+        scoring=every_run(DRAFT_RUN, "scoring.json"),
     log:
         "logs/evaluate_baseline_draft/limit{limit}.log",
     benchmark:

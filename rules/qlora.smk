@@ -31,6 +31,7 @@ use rule evaluate_baseline as evaluate_postqlora with:
     output:
         results=every_run(POST_RUN, "results.json"),
         samples=every_run(POST_RUN, "samples_{task}.jsonl"),
+        scoring=every_run(POST_RUN, "scoring.json"),
     log:
         "logs/evaluate_postqlora/{adapter}.log",
     benchmark:
@@ -46,6 +47,7 @@ use rule evaluate_baseline_draft as evaluate_postqlora_draft with:
     output:
         results=every_run(POST_DRAFT_RUN, "results.json"),
         samples=every_run(POST_DRAFT_RUN, "samples_{task}.jsonl"),
+        scoring=every_run(POST_DRAFT_RUN, "scoring.json"),
     log:
         "logs/evaluate_postqlora_draft/{adapter}_limit{limit}.log",
     benchmark:
