@@ -16,7 +16,7 @@ include: "rules/analysis.smk"
 
 
 # `snakemake --report` opens with the study's headline once `all` has written it.
-report: FRONT_PAGE if Path(FRONT_PAGE).exists() else "report/workflow.rst"
+report: str(Path(FRONT_PAGE).resolve()) if Path(FRONT_PAGE).exists() else "report/workflow.rst"
 
 
 rule all:

@@ -14,6 +14,8 @@ rule evaluate_baseline:
     conda:
         "../envs/pipeline.yaml"
     threads: TORCH_THREADS
+    # The baseline before any training: its numbers come first, and nothing waits on an adapter for them.
+    priority: 1
     resources:
         gpu=1,
     params:

@@ -35,7 +35,7 @@ def test_new_tasks_before_and_after_an_adapter(baseline_workdir: Path, tiny_data
     tests = pd.read_csv(tmp_path / "evals/compare/paired_tests.csv")
     assert set(tests["task"]) == set(NEW_TASKS)
     assert set(tests["test"]) == {"McNemar exact (statsmodels)"}  # both are right/wrong per item
-    matrix = (tmp_path / "docs/experiment_matrix_seed0.md").read_text()
+    matrix = (tmp_path / "docs/experiment_matrix.md").read_text()
     assert "arc_challenge" in matrix and "truthfulqa_mc1" in matrix
     assert "right ↔ wrong flips" in (tmp_path / "docs/qualitative_post.md").read_text()
     assert (tmp_path / "docs/figures/tradeoff_scatter.png").stat().st_size > 0
