@@ -11,11 +11,11 @@ rule evaluate_baseline:
         "logs/evaluate_baseline.log",
     benchmark:
         "benchmarks/evaluate_baseline.tsv"
+    # The baseline before any training: its numbers come first, and nothing waits on an adapter for them.
+    priority: 1
     conda:
         "../envs/pipeline.yaml"
     threads: TORCH_THREADS
-    # The baseline before any training: its numbers come first, and nothing waits on an adapter for them.
-    priority: 1
     resources:
         gpu=1,
     params:
