@@ -1,4 +1,4 @@
-"""GPU benchmark (issue D): the runbook's lm-eval run vs this pipeline's scorer, same NF4 files, one machine.
+"""GPU benchmark: lm-eval's own hf backend (the runbook way) vs this pipeline's scorer, same NF4 files, one machine.
 
 Run on the lent GPU machine from the repo root, after `bash bench/gpu_prepare.sh` here (wheels and data):
     python3 bench/gpu_eval.py setup      # Qwen3-8B-shaped random model (bf16), saved once as NF4
