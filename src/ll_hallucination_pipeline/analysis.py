@@ -13,6 +13,7 @@ import pandas as pd
 from .pairing import join_items, unique_by_hash
 from .results import EvalRun
 from .stats import (
+    BootstrapTest,
     Interval,
     PairedTable,
     RecipeInterval,
@@ -69,11 +70,14 @@ def _paired_items(base: EvalRun, post: EvalRun, metric: str) -> tuple[np.ndarray
     return join_items(base.per_item(metric), post.per_item(metric), label=label)
 
 
-def _primary_interval(base: np.ndarray, post: np.ndarray, right_wrong: bool, s: StatsSettings, level: float):
-    """The interval reported as the delta's: Newcombe's score interval for right/wrong items, else paired BCa."""
+def _reported_interval(
+    base: np.ndarray, post: np.ndarray, right_wrong: bool, s: StatsSettings, level: float, boot: BootstrapTest | None
+) -> Interval:
+    """The interval reported as the delta's: Newcombe's score interval for right/wrong items, else paired BCa
+    (``boot`` where it was already computed at ``level``)."""
     if right_wrong:
         return paired_score_interval(base, post, confidence_level=level)
-    boot = paired_bootstrap(base, post, n_resamples=s.n_resamples, confidence_level=level, seed=s.seed)
+    boot = boot or paired_bootstrap(base, post, n_resamples=s.n_resamples, confidence_level=level, seed=s.seed)
     return boot.interval
 
 
@@ -83,7 +87,7 @@ def describe_delta(base: np.ndarray, post: np.ndarray, *, right_wrong: bool, s: 
     n = base.size
     clt = paired_clt_interval(base, post, confidence_level=s.confidence_level)
     boot = paired_bootstrap(base, post, n_resamples=s.n_resamples, confidence_level=s.confidence_level, seed=s.seed)
-    primary = paired_score_interval(base, post, confidence_level=s.confidence_level) if right_wrong else boot.interval
+    primary = _reported_interval(base, post, right_wrong, s, s.confidence_level, boot)
     if right_wrong:
         changed = PairedTable.of(base, post).discordant
         effect, effect_kind = cohens_g(base, post), "Cohen's g"
@@ -168,7 +172,7 @@ def _seed_test(task: str, base: np.ndarray, post: np.ndarray, s: StatsSettings) 
         }
     else:
         row |= {"test": f"paired bootstrap BCa (scipy), {s.n_resamples} resamples", "p_raw": row["bootstrap_p"]}
-    return _TestRow(row, lambda level: _primary_interval(base, post, right_wrong, s, level))
+    return _TestRow(row, lambda level: _reported_interval(base, post, right_wrong, s, level, None))
 
 
 def _recipe_test(task: str, pairs: list[tuple[np.ndarray, np.ndarray]], s: StatsSettings) -> _TestRow:

@@ -13,7 +13,7 @@ from .tasks import get_task
 
 
 def _number(value: float) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:+.4f}"
+    return "n/a" if math.isnan(value) else f"{value:+.4f}"
 
 
 def _p(value: float) -> str:
