@@ -2,8 +2,9 @@
 (lm-eval's request building, our batching and masks, the forwards), then a torch profile of its GPU kernels.
 
 On the GPU machine, from the repo root, after `bash bench/gpu_study.sh install .whl-study`:
-    bash bench/gpu_study.sh profile MODEL_DIR TASK    (runs this file; TASK: arc_easy or truthfulqa_mc2)
-MODEL_DIR is a checkpoint (e.g. the study's bf16 one); the task's data file comes from the study's workdir.
+    bash bench/gpu_study.sh profile MODEL_DIR TASK [ADAPTER_DIR]   (TASK: arc_easy or truthfulqa_mc2)
+MODEL_DIR is a checkpoint (e.g. the study's bf16 one), ADAPTER_DIR one of its adapters (e.g. the study's);
+the task's data file comes from the study's workdir.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ WORK = Path(os.environ.get("BENCH_WORK", "/tmp/study"))
 OUT = Path(os.environ.get("OUT", "/tmp/study-out"))
 
 
-def evaluate_once(model_dir: Path, task: str, name: str) -> dict:
+def evaluate_once(model_dir: Path, task: str, name: str, adapter_dir: Path | None) -> dict:
     """One task, one seed, a fresh score cache: what an evaluation job does after its imports."""
     from ll_hallucination_pipeline.evaluate import EvalRequest, evaluate_jobs
     from ll_hallucination_pipeline.quantization import QuantizationSettings
@@ -40,35 +41,37 @@ def evaluate_once(model_dir: Path, task: str, name: str) -> dict:
         quantization=QuantizationSettings(),
         cache_dir=out_dir / "cache",
         token_budget="auto",
+        adapter_dir=adapter_dir,
     )
     scoring = json.loads((out_dir / "run/scoring.json").read_text())
     return {"wall_seconds": round(time.perf_counter() - start, 1), **scoring}
 
 
-def main(model_dir: Path, task: str) -> None:
+def main(model_dir: Path, task: str, adapter_dir: Path | None = None) -> None:
     import torch
     from torch.profiler import ProfilerActivity, profile
 
     OUT.mkdir(parents=True, exist_ok=True)
     python_profile = cProfile.Profile()
     python_profile.enable()
-    first = evaluate_once(model_dir, task, "python")
+    first = evaluate_once(model_dir, task, "python", adapter_dir)
     python_profile.disable()
     text = io.StringIO()
     pstats.Stats(python_profile, stream=text).sort_stats("cumulative").print_stats(45)
-    (OUT / f"profile-python-{task}.txt").write_text(text.getvalue())
-    print(json.dumps({"phase": "profile_python", "task": task, **first}), flush=True)
+    label = f"{task}-{adapter_dir.name}" if adapter_dir else task
+    (OUT / f"profile-python-{label}.txt").write_text(text.getvalue())
+    print(json.dumps({"phase": "profile_python", "run": label, **first}), flush=True)
     print("\n".join(text.getvalue().splitlines()[:70]))
 
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as kernels:
-        second = evaluate_once(model_dir, task, "torch")
+        second = evaluate_once(model_dir, task, "torch", adapter_dir)
     table = kernels.key_averages().table(sort_by="cuda_time_total", row_limit=30)
-    (OUT / f"profile-torch-{task}.txt").write_text(table)
-    print(json.dumps({"phase": "profile_torch", "task": task, **second}), flush=True)
+    (OUT / f"profile-torch-{label}.txt").write_text(table)
+    print(json.dumps({"phase": "profile_torch", "run": label, **second}), flush=True)
     print(table)
     torch.cuda.synchronize()
 
 
 if __name__ == "__main__":
     sys.path.insert(0, str(REPO / "src"))
-    main(Path(sys.argv[1]), sys.argv[2])
+    main(Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]) if len(sys.argv) > 3 else None)

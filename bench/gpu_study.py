@@ -214,6 +214,8 @@ def study(model_dir: Path) -> None:
     )
     for name in ("evals/compare/deltas.csv", "evals/baseline/summary.csv"):
         shutil.copy(workdir / name, OUT / f"study-{Path(name).parent.name}-{Path(name).name}")
+    for log in [workdir / "snakemake.out", *(workdir / "logs").rglob("evaluate_*.log")]:  # each job's timeline
+        shutil.copy(log, OUT / f"study-{log.relative_to(workdir).as_posix().replace('/', '-')}")
 
 
 def runbook_workdir(model_dir: Path, steps: int) -> Path:

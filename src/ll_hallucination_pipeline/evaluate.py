@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,8 @@ from .quantization import QuantizationSettings
 from .results import RESULTS_NAME, SCORING_NAME, run_files, samples_name
 from .tasks import get_data_set, get_task
 from .token_budget import TokenBudgetSetting
+
+log = logging.getLogger(__name__)
 
 # lm-eval output types whose results no seed can change at 0 shots: nothing is sampled.
 SEED_INVARIANT_OUTPUT_TYPES = ("loglikelihood", "multiple_choice")
@@ -121,6 +125,7 @@ def run_evaluation(request: EvalRequest, lm: Any, *, metadata: dict[str, Any]) -
     from lm_eval.loggers import EvaluationTracker
     from lm_eval.tasks import TaskManager
 
+    started = time.perf_counter()
     out_dir = Path(request.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".tmp-") as tmp_name:
@@ -158,6 +163,15 @@ def run_evaluation(request: EvalRequest, lm: Any, *, metadata: dict[str, Any]) -
         counts["tokens_per_second"] = round(counts["tokens_run"] / seconds) if seconds else None
         atomic_write_json(tmp / SCORING_NAME, {**counts, **lm.stats.gauges()})
         publish_files(tmp, out_dir, run_files(request.task))
+    log.info(
+        "%s seed %d: %.1f s, of which %.1f s scoring %d tokens (%s tokens/s)",
+        request.task,
+        request.seed,
+        time.perf_counter() - started,
+        seconds,
+        counts["tokens_run"],
+        counts["tokens_per_second"],
+    )
     return json.loads((out_dir / RESULTS_NAME).read_text())
 
 

@@ -4,16 +4,18 @@
 same generation) with ``_loglikelihood_tokens`` replaced: each distinct context is run once,
 its key/value cache is shared by all of its continuations, and every result is stored in a
 model-keyed :class:`~.score_cache.ScoreCache`, so a second seed or a re-run costs no forward pass.
+Its tokenization is HFLM's, with each distinct string encoded once, in batches.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lm_eval.models.huggingface import HFLM
+from lm_eval.models.utils import _add_special_kwargs, has_bos_prefix
 
 from .score_cache import Score, ScoreCache
 from .token_budget import TokenBudget, TokenBudgetSetting
@@ -176,6 +178,41 @@ class SharedPrefixLM(HFLM):
         self.score_cache = cache
         self.token_budget = TokenBudget(token_budget)
         self.stats = ScoringStats()
+        self._encoded: dict[str, list[int]] = {}
+
+    def loglikelihood(self, requests: list[Any], disable_tqdm: bool = False) -> list[Score]:
+        """HFLM's, with every string it will tokenize encoded beforehand: each distinct one once (a context
+        is shared by all its choices), in batches that the Rust tokenizer spreads over the CPU's cores."""
+        self._encoded = self._encode_batched(strings_to_encode(request.args for request in requests))
+        try:
+            return super().loglikelihood(requests, disable_tqdm=True)
+        finally:
+            self._encoded = {}
+
+    def tok_encode(
+        self, string: str, add_special_tokens: bool | None = None, left_truncate_len: int | None = None, **kwargs: Any
+    ) -> list[int]:
+        """HFLM's encoding, taken from the batch encoded by :meth:`loglikelihood` where it holds ``string``."""
+        if add_special_tokens is None and not left_truncate_len and not kwargs and string in self._encoded:
+            return list(self._encoded[string])
+        return super().tok_encode(string, add_special_tokens, left_truncate_len, **kwargs)
+
+    def _encode_batched(self, strings: Iterable[str], batch_size: int = 1024) -> dict[str, list[int]]:
+        """``strings`` encoded as HFLM's ``tok_encode(s)`` encodes each: lm-eval's own choice of special
+        tokens per string, then the tokenizer on a batch of strings that take the same choice."""
+        bos = self.tokenizer.decode(self.prefix_token_id)
+        by_options: dict[bool, list[str]] = {}
+        for string in strings:
+            by_options.setdefault(has_bos_prefix(string, bos), []).append(string)
+        encoded: dict[str, list[int]] = {}
+        for starts_with_bos, group in by_options.items():
+            options = _add_special_kwargs(None, self.add_bos_token)
+            if starts_with_bos:
+                options["add_special_tokens"] = False
+            for start in range(0, len(group), batch_size):
+                chunk = group[start : start + batch_size]
+                encoded.update(zip(chunk, self.tokenizer(chunk, **options)["input_ids"], strict=True))
+        return encoded
 
     def _loglikelihood_tokens(
         self, requests: list[Request], disable_tqdm: bool = False, override_bs: int | None = None
@@ -314,6 +351,17 @@ def _score_targets(
         logprobs.append(rows.gather(1, wanted[:, None])[:, 0])
         is_argmax.append(rows.argmax(-1) == wanted)
     return torch.cat(logprobs), torch.cat(is_argmax)
+
+
+def strings_to_encode(pairs: Iterable[tuple[str, str]]) -> set[str]:
+    """What HFLM's ``_encode_pair`` tokenizes for (context, continuation) pairs: each context without its
+    trailing spaces (they move to the continuation), and context + continuation. Empty contexts take
+    another path in lm-eval and are left out."""
+    strings: set[str] = set()
+    for context, continuation in pairs:
+        if context:
+            strings.update((context.rstrip(), context + continuation))
+    return strings
 
 
 def _common_prefix(rows: Sequence[Sequence[int]]) -> tuple[int, ...]:

@@ -25,6 +25,7 @@ def logged(log_file: str | Path, *, gpus: int = 0) -> Iterator[None]:
         logging.basicConfig(
             stream=handle, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
         )
+        logging.getLogger(__name__).info("job started")
         try:
             with gpus_of_own(gpus):
                 yield

@@ -4,9 +4,11 @@ and an attention mask under which each continuation sees its context and itself 
 import random
 
 import torch
+from lm_eval.models.huggingface import HFLM
 
 from ll_hallucination_pipeline.scoring import (
     MIN_ROW_FILL,
+    SharedPrefixLM,
     _Group,
     _group_by_context,
     _layout,
@@ -84,3 +86,52 @@ def test_tree_mask_hides_sibling_continuations_and_padding() -> None:
         [1, 1, 0, 0, 1, 0],  # continuation 2 skips continuation 1
         [0, 0, 0, 0, 0, 1],  # padding sees only itself
     ]
+
+
+def _bpe_tokenizer(texts: list[str]):
+    """A small byte-level BPE trained on ``texts`` that adds a BOS token, as many base models' tokenizers do."""
+    from tokenizers import ByteLevelBPETokenizer, processors
+    from transformers import PreTrainedTokenizerFast
+
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(texts, vocab_size=400, special_tokens=["<s>", "</s>"], show_progress=False)
+    bpe.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 0)])
+    return PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<s>", eos_token="</s>")
+
+
+def _token_requests(lm_class: type, model, tokenizer, pairs: list[tuple[str, str]]) -> list:
+    """The token-level requests that ``lm_class``'s ``loglikelihood`` hands to its scorer for ``pairs``."""
+    from lm_eval.api.instance import Instance
+
+    class Capturing(lm_class):
+        def _loglikelihood_tokens(self, requests, disable_tqdm=False, override_bs=None):
+            return requests
+
+    lm = (
+        Capturing(model, tokenizer, cache=None) if lm_class is SharedPrefixLM else Capturing(model, tokenizer=tokenizer)
+    )
+    instances = [Instance("loglikelihood", {}, pair, n) for n, pair in enumerate(pairs)]
+    return lm.loglikelihood(instances, disable_tqdm=True)
+
+
+def test_tokenization_is_hflms_on_real_task_text(shared_data) -> None:
+    """Every request of a TruthfulQA- and ARC-shaped set, encoded in batches, equals HFLM's one-by-one encoding:
+    shared contexts, trailing spaces, an empty context and one that already starts with BOS included."""
+    import json
+
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tqa = [json.loads(line) for line in (shared_data / "truthfulqa/mc_validation.jsonl").open()][:60]
+    arc = [json.loads(line) for line in (shared_data / "arc_easy/test.jsonl").open()][:60]
+    pairs = [(f"Q: {r['question']}\nA:", f" {c}") for r in tqa for c in r["mc2_targets"]["choices"]]
+    pairs += [(f"Question: {r['question']}\nAnswer: ", c) for r in arc for c in r["choices"]["text"]]
+    pairs += [("", "an empty context"), ("<s>Q: already has BOS\nA:", " yes")]
+    tokenizer = _bpe_tokenizer([c + x for c, x in pairs])
+    model = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2
+        )
+    )
+    ours = _token_requests(SharedPrefixLM, model, tokenizer, pairs)
+    assert ours == _token_requests(HFLM, model, tokenizer, pairs)
+    assert ours[0][1][0] == tokenizer.bos_token_id and ours[-1][1].count(tokenizer.bos_token_id) == 1
