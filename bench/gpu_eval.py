@@ -243,7 +243,7 @@ def float32_reference_samples(model_dir: Path, batch_size: int, limit: int | Non
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
-    from ll_hallucination_pipeline.cpu_inference import dequantize_4bit_linears
+    from ll_hallucination_pipeline.inference_layers import dequantize_4bit_linears
     from ll_hallucination_pipeline.model_loading import load_model
     from ll_hallucination_pipeline.quantization import QuantizationSettings
 

@@ -8,9 +8,10 @@ from .quantization import QuantizationSettings
 from .weights_hash import weights_sha256
 
 # How 4-bit weights are multiplied when scoring: dequantized to the compute dtype, then a plain matmul
-# (bitsandbytes' own CUDA path for more than one token); on the CPU a LoRA update is added by addmm.
-# Part of every model fingerprint, so scores computed another way are never taken from the cache.
-NUMERICS = "dequantize-then-matmul; cpu lora addmm"
+# (bitsandbytes' own CUDA path for more than one token); a LoRA update is added by addmm in the compute
+# dtype on every device. Part of every model fingerprint, so scores computed another way are never taken
+# from the cache.
+NUMERICS = "dequantize-then-matmul; lora addmm in the compute dtype"
 
 
 def model_fingerprint(

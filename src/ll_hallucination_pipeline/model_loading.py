@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .cpu_inference import dequantize_4bit_linears, fuse_lora_linears
 from .devices import best_device
+from .inference_layers import dequantize_4bit_linears, fuse_lora_linears
 from .quantization import QuantizationSettings, get_quantization_config, torch_dtype
 
 if TYPE_CHECKING:
@@ -34,9 +34,8 @@ def load_model(
 ) -> PreTrainedModel:
     """Load the base checkpoint quantized per ``settings``, optionally with a PEFT adapter.
 
-    ``for_inference`` on the CPU dequantizes 4-bit weights once (see :func:`.cpu_inference.dequantize_4bit_linears`) and
-    runs the adapter in the compute dtype too (peft keeps it in float32), unmerged, each update added in
-    one multiply-add (see :mod:`.cpu_inference`).
+    ``for_inference`` runs the adapter in the compute dtype (peft keeps it in float32), unmerged, each update
+    added in one multiply-add, and on the CPU dequantizes 4-bit weights once (see :mod:`.inference_layers`).
     """
     from transformers import AutoModelForCausalLM
 
@@ -58,6 +57,7 @@ def load_model(
         model = PeftModel.from_pretrained(model, adapter_dir, is_trainable=trainable_adapter)
         if cpu_inference:
             model.to(torch_dtype(settings.compute_dtype))
-            fuse_lora_linears(model)
+        if for_inference:
+            fuse_lora_linears(model, torch_dtype(settings.compute_dtype))
     log.info("model loaded (%s, %s) in %.1f s", settings.mode, device, time.perf_counter() - started)
     return model

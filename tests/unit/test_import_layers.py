@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "quantization",
             "model_paths",
             "gguf_conversion",
-            "cpu_inference",
+            "inference_layers",
             "training_precision",
             "model_loading",
             "fingerprint",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from ll_hallucination_pipeline.cpu_inference import LoraAddmmLinear
+from ll_hallucination_pipeline.inference_layers import LoraAddmmLinear
 
 
-def test_an_adapter_loads_trainable_or_for_cpu_inference(tiny_nf4_model, tmp_path):
+def test_an_adapter_loads_trainable_or_for_scoring(tiny_nf4_model, tmp_path):
     from peft import LoraConfig, get_peft_model
 
     load = tiny_nf4_model("float32")
@@ -19,5 +19,5 @@ def test_an_adapter_loads_trainable_or_for_cpu_inference(tiny_nf4_model, tmp_pat
     scoring = load(adapter_dir=tmp_path / "adapter", for_inference=True)
     assert sum(isinstance(m, LoraAddmmLinear) for m in scoring.modules()) == 2 * 2  # q and v in two layers
     ids = torch.randint(0, 128, (1, 6))
-    with torch.inference_mode():  # the adapter is applied (its layers' numbers: test_cpu_inference.py)
+    with torch.inference_mode():  # the adapter is applied (its layers' numbers: test_inference_layers.py)
         assert not torch.allclose(scoring(ids).logits, load(for_inference=True)(ids).logits, atol=1e-3)

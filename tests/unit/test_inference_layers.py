@@ -1,11 +1,11 @@
-"""CPU scoring: 4-bit weights dequantized once, LoRA layers with the same outputs as peft's, the update unmerged."""
+"""Scoring layers: 4-bit weights dequantized once (CPU), LoRA layers with peft's outputs, the update unmerged."""
 
 import copy
 
 import pytest
 import torch
 
-from ll_hallucination_pipeline.cpu_inference import LoraAddmmLinear, fuse_lora_linears
+from ll_hallucination_pipeline.inference_layers import LoraAddmmLinear, fuse_lora_linears
 
 
 def _tiny_lora_model(use_dora: bool = False):
@@ -24,7 +24,7 @@ def _tiny_lora_model(use_dora: bool = False):
 def test_fused_layers_score_as_peft_does(dtype):
     peft_model = _tiny_lora_model().to(dtype)
     fused = copy.deepcopy(peft_model)
-    assert fuse_lora_linears(fused) == 2 * 7  # q, k, v, o, gate, up, down in each layer
+    assert fuse_lora_linears(fused, dtype) == 2 * 7  # q, k, v, o, gate, up, down in each layer
     assert sum(isinstance(m, LoraAddmmLinear) for m in fused.modules()) == 14
     ids = torch.randint(0, 128, (3, 11))
     with torch.inference_mode():
@@ -38,10 +38,30 @@ def test_fused_layers_score_as_peft_does(dtype):
 
 def test_layers_peft_computes_otherwise_are_left_to_peft():
     dora = _tiny_lora_model(use_dora=True)
-    assert fuse_lora_linears(dora) == 0
+    assert fuse_lora_linears(dora, torch.float32) == 0
     merged = _tiny_lora_model()
     merged.merge_adapter()
-    assert fuse_lora_linears(merged) == 0
+    assert fuse_lora_linears(merged, torch.float32) == 0
+
+
+def test_lora_over_4bit_weights_scores_as_peft_does(tiny_nf4_model):
+    """The GPU's layout: bitsandbytes 4-bit bases kept, the update added in the compute dtype."""
+    import bitsandbytes as bnb
+    from peft import LoraConfig, get_peft_model
+
+    lora = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "down_proj"], init_lora_weights=False)
+    torch.manual_seed(0)
+    peft_model = get_peft_model(tiny_nf4_model("float32")(), lora).eval()
+    fused = copy.deepcopy(peft_model)
+    assert fuse_lora_linears(fused, torch.float32) == 2 * 2
+    assert all(isinstance(m.base, bnb.nn.Linear4bit) for m in fused.modules() if isinstance(m, LoraAddmmLinear))
+    ids = torch.randint(0, 128, (2, 9))
+    with torch.inference_mode():  # as the scorer runs
+        expected, got = peft_model(ids).logits, fused(ids).logits
+        with peft_model.disable_adapter():
+            without_update = peft_model(ids).logits
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert (expected - without_update).abs().max() > 1e-3
 
 
 def test_dequantized_linears_compute_what_bitsandbytes_dequantize_then_matmul_does(tiny_nf4_model):
@@ -63,7 +83,7 @@ def test_dequantized_linears_compute_what_bitsandbytes_dequantize_then_matmul_do
 
 
 def test_dequantizing_after_a_forward_is_refused(tiny_nf4_model):
-    from ll_hallucination_pipeline.cpu_inference import dequantize_4bit_linears
+    from ll_hallucination_pipeline.inference_layers import dequantize_4bit_linears
 
     model = tiny_nf4_model("bfloat16")()
     with torch.inference_mode():
