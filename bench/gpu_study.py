@@ -136,15 +136,15 @@ def write_config(workdir: Path, recipe: str, data_dir: Path, recipes_dir: Path =
     (workdir / "config.yaml").write_text(json.dumps(config, indent=2))
 
 
-def snakemake(workdir: Path, *args: str, env: dict[str, str]) -> float:
-    """Run this repository's Snakefile in ``workdir``; Snakemake's output goes to ``workdir/snakemake.out``."""
+def snakemake(workdir: Path, *args: str, env: dict[str, str], output: str = "snakemake.out") -> float:
+    """Run this repository's Snakefile in ``workdir``; Snakemake's output goes to ``workdir/<output>``."""
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir), *args]
     start = time.perf_counter()
-    with open(workdir / "snakemake.out", "w") as out:
+    with open(workdir / output, "w") as out:
         done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env}, check=False)
     if done.returncode != 0:
-        shutil.copy(workdir / "snakemake.out", OUT / f"{workdir.name}-snakemake.out")
-        print((workdir / "snakemake.out").read_text()[-6000:])
+        shutil.copy(workdir / output, OUT / f"{workdir.name}-{output}")
+        print((workdir / output).read_text()[-6000:])
         raise SystemExit(f"snakemake failed in {workdir} (rc {done.returncode})")
     return elapsed(start)
 
@@ -186,7 +186,9 @@ def study(model_dir: Path) -> None:
             )
     finally:  # what finished, also when the study fails or is stopped
         record({"phase": "study_jobs", "rules": rule_times(workdir), "model_loads": load_seconds(workdir)})
-    report_seconds = snakemake(workdir, "--report", "report.html", env={"MODEL_PATH": str(model_dir)})
+    report_seconds = snakemake(
+        workdir, "--report", "report.html", env={"MODEL_PATH": str(model_dir)}, output="snakemake-report.out"
+    )
     scoring = {
         run.parent.relative_to(workdir / "evals").as_posix(): json.loads(run.read_text())
         for run in sorted((workdir / "evals").rglob("scoring.json"))
