@@ -3,8 +3,11 @@
 
 On the GPU machine, from the repo root, after `bash bench/gpu_study.sh install .whl-study`:
     bash bench/gpu_study.sh profile MODEL_DIR TASK [ADAPTER_DIR]   (TASK: arc_easy or truthfulqa_mc2)
+    bash bench/gpu_study.sh profile MODEL_DIR passes TASK [TASK ...]   (unprofiled, one process, in order)
 MODEL_DIR is a checkpoint (e.g. the study's bf16 one), ADAPTER_DIR one of its adapters (e.g. the study's);
-the task's data file comes from the study's workdir.
+the tasks' data files come from the study's workdir (made there first where missing). ``passes`` shows what a
+task's scoring costs in a process whose CUDA is already warm: each pass loads the model again, with a fresh
+score cache.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ WORK = Path(os.environ.get("BENCH_WORK", "/tmp/study"))
 OUT = Path(os.environ.get("OUT", "/tmp/study-out"))
 
 
-def evaluate_once(model_dir: Path, task: str, name: str, adapter_dir: Path | None) -> dict:
+def evaluate_once(
+    model_dir: Path, task: str, name: str, adapter_dir: Path | None, model_sha256: str | None = None
+) -> dict:
     """One task, one seed, a fresh score cache: what an evaluation job does after its imports."""
     from ll_hallucination_pipeline.evaluate import EvalRequest, evaluate_jobs
     from ll_hallucination_pipeline.quantization import QuantizationSettings
@@ -42,9 +47,29 @@ def evaluate_once(model_dir: Path, task: str, name: str, adapter_dir: Path | Non
         cache_dir=out_dir / "cache",
         token_budget="auto",
         adapter_dir=adapter_dir,
+        model_sha256=model_sha256,
     )
     scoring = json.loads((out_dir / "run/scoring.json").read_text())
     return {"wall_seconds": round(time.perf_counter() - start, 1), **scoring}
+
+
+def passes(model_dir: Path, tasks: list[str]) -> None:
+    """Each task evaluated in turn in this one process, unprofiled: its first pass pays CUDA's warm-up."""
+    from gpu_study import DATA, snakemake, write_config
+
+    from ll_hallucination_pipeline.tasks import task_data_file
+    from ll_hallucination_pipeline.weights_hash import weights_sha256
+
+    workdir = WORK / "study"
+    if not all((workdir / task_data_file(task)).is_file() for task in tasks):
+        write_config(workdir, "alpaca_10k_fast", DATA)
+        snakemake(
+            workdir, *{task_data_file(task) for task in tasks}, "--cores", "all", env={"MODEL_PATH": str(model_dir)}
+        )
+    model_sha256 = weights_sha256(model_dir)  # once, as the DAG's hash_base_model rule does
+    for n, task in enumerate(tasks):
+        scoring = evaluate_once(model_dir, task, f"pass{n}", None, model_sha256)
+        print(json.dumps({"phase": "pass", "order": n, "task": task, **scoring}), flush=True)
 
 
 def main(model_dir: Path, task: str, adapter_dir: Path | None = None) -> None:
@@ -73,5 +98,8 @@ def main(model_dir: Path, task: str, adapter_dir: Path | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(REPO / "src"))
-    main(Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]) if len(sys.argv) > 3 else None)
+    sys.path[:0] = [str(REPO / "src"), str(REPO / "bench")]
+    if sys.argv[2] == "passes":
+        passes(Path(sys.argv[1]), sys.argv[3:])
+    else:
+        main(Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]) if len(sys.argv) > 3 else None)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # On the GPU machine, from the repo root: install carried wheels, or run one phase of bench/gpu_study.py.
 #   bash bench/gpu_study.sh install .whl [.whl-smk]   # into /tmp/site (kept while the machine stays warm)
-#   bash bench/gpu_study.sh profile MODEL_DIR TASK     # see bench/gpu_profile.py
+#   bash bench/gpu_study.sh profile MODEL_DIR ...      # see bench/gpu_profile.py
 #   bash bench/gpu_study.sh PHASE ARGS...              # see bench/gpu_study.py
 set -euo pipefail
 cd "$(dirname "$0")/.."
