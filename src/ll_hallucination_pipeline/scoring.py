@@ -183,7 +183,7 @@ class SharedPrefixLM(HFLM):
     def loglikelihood(self, requests: list[Any], disable_tqdm: bool = False) -> list[Score]:
         """HFLM's, with every string it will tokenize encoded beforehand: each distinct one once (a context
         is shared by all its choices), in batches that the Rust tokenizer spreads over the CPU's cores."""
-        self._encoded = self._encode_batched(strings_to_encode(request.args for request in requests))
+        self._encoded = self._encode_batched(_strings_to_encode(request.args for request in requests))
         try:
             return super().loglikelihood(requests, disable_tqdm=True)
         finally:
@@ -353,7 +353,7 @@ def _score_targets(
     return torch.cat(logprobs), torch.cat(is_argmax)
 
 
-def strings_to_encode(pairs: Iterable[tuple[str, str]]) -> set[str]:
+def _strings_to_encode(pairs: Iterable[tuple[str, str]]) -> set[str]:
     """What HFLM's ``_encode_pair`` tokenizes for (context, continuation) pairs: each context without its
     trailing spaces (they move to the continuation), and context + continuation. Empty contexts take
     another path in lm-eval and are left out."""
