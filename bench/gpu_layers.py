@@ -9,8 +9,11 @@
 For each: GPU time per call, host-to-device copies per call (a pageable copy makes the host wait for the
 GPU), and the wall time of 36 calls with host work between them, as a forward pass makes them.
 
+``first`` times what the warm figures leave out: each kernel's first call on a shape it has not seen, as a
+scorer's forwards bring one new shape after another (rows and width change from batch to batch).
+
 On the GPU machine, after `bash bench/gpu_study.sh install .whl-study`:
-    PYTHONPATH=/tmp/site:src python3 bench/gpu_layers.py
+    PYTHONPATH=/tmp/site:src python3 bench/gpu_layers.py [first]
 """
 
 from __future__ import annotations
@@ -89,6 +92,28 @@ def attention(shape: str, backend: str) -> dict:
     return {"shape": shape, "backend": backend, **measure(f"sdpa {shape} {backend}", call)}
 
 
+def first_calls(backend: str, offset: int, count: int = 8) -> dict:
+    """Wall ms of the first and second call on ``count`` shapes new to this process (TruthfulQA-like rows,
+    widths shifted by ``offset`` so that no two backends share a shape)."""
+    firsts, seconds = [], []
+    for n in range(count):
+        rows, width, prefix = 80 - n, 120 + offset + n, 172
+        q = torch.randn(rows, HEADS, width, HEAD_DIM, device="cuda", dtype=torch.bfloat16)
+        k, v = (torch.randn(rows, HEADS, prefix + width, HEAD_DIM, device="cuda", dtype=torch.bfloat16) for _ in "kv")
+        mask = _tree_mask(torch.zeros(rows, width, dtype=torch.long, device="cuda"), prefix, torch.bfloat16)
+        for times in (firsts, seconds):
+            torch.cuda.synchronize()
+            start = time.perf_counter()
+            if BACKENDS[backend] is None:
+                torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            else:
+                with sdpa_kernel([BACKENDS[backend]]):
+                    torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            torch.cuda.synchronize()
+            times.append(round((time.perf_counter() - start) * 1000, 2))
+    return {"op": "sdpa first call per new shape", "backend": backend, "first_ms": firsts, "second_ms": seconds}
+
+
 def nf4_linears(tokens: int = 16384, rank: int = 16) -> list[dict]:
     """Qwen3-8B's up projection (4096 -> 12288) in NF4 with double quantization and bf16 compute, alone
     and with a rank-``rank`` LoRA update: peft's way (float32 weights, input cast to float32) and the
@@ -133,6 +158,10 @@ def main() -> None:
         flush=True,
     )
     with torch.inference_mode():
+        if sys.argv[1:] == ["first"]:
+            for offset, backend in enumerate(["math", "efficient", "cudnn", "default"]):  # math warms CUDA up
+                print(json.dumps(first_calls(backend, offset * 10)), flush=True)
+            return
         for shape in SHAPES:
             for backend in BACKENDS:
                 try:
