@@ -2,13 +2,15 @@
 
 :class:`SharedPrefixLM` is lm-eval's own ``HFLM`` (same tokenization, same request handling,
 same generation) with ``_loglikelihood_tokens`` replaced: each distinct context is run once,
-its key/value cache is shared by all of its continuations, and every result is stored in a
+its key/value cache is shared by all of its continuations (and a prompt preamble shared by every context
+runs once for all of them), and every result is stored in a
 model-keyed :class:`~.score_cache.ScoreCache`, so a second seed or a re-run costs no forward pass.
 Its tokenization is HFLM's, with each distinct string encoded once, in batches.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -88,6 +90,10 @@ MIN_ROW_FILL = 0.9
 # A prefix shared by a whole batch is run once, ahead of its rows, when it is at least this long
 # (TruthfulQA's six-question preamble); shorter ones are not worth a forward of their own.
 MIN_SHARED_PREFIX = 32
+# Attention kernels the scorer lets PyTorch choose from: all but cuDNN's, which builds a kernel for every
+# shape new to the process (65 ms to 1.6 s each on an H200, bench/gpu_layers.py first) while a scorer's
+# forwards bring one new shape after another; warm, it is no faster than the memory-efficient kernel.
+ATTENTION_KERNELS = ("FLASH_ATTENTION", "EFFICIENT_ATTENTION", "MATH")
 
 
 def _next_batch_size(groups: list[_Group], start: int, token_budget: int) -> int:
@@ -157,6 +163,31 @@ def _tree_mask(segments: torch.Tensor, prefix: int, dtype: torch.dtype) -> torch
     return mask.masked_fill_(~allowed, torch.finfo(dtype).min)[:, None]
 
 
+@dataclass
+class _PrefixCache:
+    """The key/value cache of the shared prefix run last. The next batch with the same prefix (every batch
+    of a task whose prompts all open alike, as TruthfulQA's preamble does) starts from a copy of it."""
+
+    tokens: tuple[int, ...] = ()
+    cache: Any = None
+
+    def for_rows(self, decoder: Any, tokens: tuple[int, ...], rows: int, device: Any) -> tuple[Any, int]:
+        """A cache of ``tokens`` for ``rows`` rows, and how many tokens a forward ran to make it (0: reused)."""
+        import torch
+
+        ran = 0
+        if tokens != self.tokens:
+            self.cache = decoder(
+                input_ids=torch.tensor([tokens], device=device),
+                position_ids=torch.arange(len(tokens), device=device)[None],
+                use_cache=True,
+            ).past_key_values
+            self.tokens, ran = tokens, len(tokens)
+        cache = copy.deepcopy(self.cache)  # the forward appends the rows' keys and values to its cache
+        cache.reorder_cache(torch.zeros(rows, dtype=torch.long, device=device))
+        return cache, ran
+
+
 class SharedPrefixLM(HFLM):
     """``HFLM`` whose loglikelihoods share each context's forward pass and a model-keyed cache.
 
@@ -179,6 +210,7 @@ class SharedPrefixLM(HFLM):
         self.token_budget = TokenBudget(token_budget)
         self.stats = ScoringStats()
         self._encoded: dict[str, list[int]] = {}
+        self._prefix = _PrefixCache()
 
     def loglikelihood(self, requests: list[Any], disable_tqdm: bool = False) -> list[Score]:
         """HFLM's, with every string it will tokenize encoded beforehand: each distinct one once (a context
@@ -242,6 +274,7 @@ class SharedPrefixLM(HFLM):
         """Score ``pairs`` forward by forward, widest rows first. On a GPU the first forward's memory
         sizes an ``auto`` budget; a forward that runs out of memory is retried at half the budget."""
         import torch
+        from torch.nn.attention import SDPBackend, sdpa_kernel
 
         on_gpu = self.device.type == "cuda"
         measure = on_gpu and self.token_budget.auto
@@ -249,7 +282,7 @@ class SharedPrefixLM(HFLM):
         budget = self.token_budget.at_call_start(measurable=on_gpu)
         results: dict[Pair, Score] = {}
         start = 0
-        with torch.inference_mode():
+        with torch.inference_mode(), sdpa_kernel([getattr(SDPBackend, name) for name in ATTENTION_KERNELS]):
             while start < len(groups):
                 batch = groups[start : start + _next_batch_size(groups, start, budget)]
                 out_of_memory = False
@@ -264,6 +297,7 @@ class SharedPrefixLM(HFLM):
                 self.stats.largest_token_budget = max(self.stats.largest_token_budget, budget)
                 budget = self.token_budget.current
                 start += len(batch)
+        self._prefix = _PrefixCache()  # its memory back
         if on_gpu:
             self.stats.peak_gpu_bytes = max(self.stats.peak_gpu_bytes, torch.cuda.max_memory_allocated())
         return results
@@ -287,7 +321,8 @@ class SharedPrefixLM(HFLM):
         return causal_lm.get_decoder(), causal_lm.get_output_embeddings()
 
     def _score_batch(self, batch: list[_Group]) -> dict[Pair, Score]:
-        """Score ``batch`` in one forward (two when its contexts share a long prefix).
+        """Score ``batch`` in one forward, after the one of its contexts' long shared prefix where the
+        last batch did not already run that prefix.
 
         Each row holds a context and all of its continuations; the tree-shaped mask and explicit
         positions make every token attend to exactly what it would attend to unbatched.
@@ -299,15 +334,7 @@ class SharedPrefixLM(HFLM):
         shared = _common_prefix([g.context for g in batch])
         if len(shared) < MIN_SHARED_PREFIX:
             shared = ()
-        cache = None
-        if shared:
-            out = decoder(
-                input_ids=torch.tensor([shared], device=device),
-                position_ids=torch.arange(len(shared), device=device)[None],
-                use_cache=True,
-            )
-            cache = out.past_key_values
-            cache.reorder_cache(torch.zeros(len(batch), dtype=torch.long, device=device))
+        cache, prefix_tokens_run = self._prefix.for_rows(decoder, shared, len(batch), device) if shared else (None, 0)
         layout = _layout(batch, len(shared))
         segments = _pad(layout.segments, device, fill=-1)
         dtype = decoder.get_input_embeddings().weight.dtype
@@ -330,7 +357,7 @@ class SharedPrefixLM(HFLM):
         logprob = torch.zeros(len(conts), dtype=target_lp.dtype).index_add_(0, owner, target_lp.cpu())
         misses = torch.zeros(len(conts)).index_add_(0, owner, (~is_argmax).float().cpu())
         self.stats.contexts_run += len(batch)
-        self.stats.tokens_run += len(shared) + sum(len(r) for r in layout.ids)
+        self.stats.tokens_run += prefix_tokens_run + sum(len(r) for r in layout.ids)
         self.stats.batches.append(len(conts))
         contexts = [g.context for g in batch for _ in g.continuations]
         logprob_list, greedy_list = logprob.tolist(), (misses == 0).tolist()

@@ -3,6 +3,7 @@ and an attention mask under which each continuation sees its context and itself 
 
 import random
 
+import pytest
 import torch
 from lm_eval.models.huggingface import HFLM
 
@@ -135,3 +136,39 @@ def test_tokenization_is_hflms_on_real_task_text(shared_data) -> None:
     ours = _token_requests(SharedPrefixLM, model, tokenizer, pairs)
     assert ours == _token_requests(HFLM, model, tokenizer, pairs)
     assert ours[0][1][0] == tokenizer.bos_token_id and ours[-1][1].count(tokenizer.bos_token_id) == 1
+
+
+def _reference_loglikelihood(model, context: tuple[int, ...], continuation: tuple[int, ...]) -> float:
+    """Sum of the continuation's token log-probabilities from one plain forward of context + continuation."""
+    ids = torch.tensor([context + continuation])
+    with torch.inference_mode():
+        logprobs = torch.log_softmax(model(ids).logits[0, len(context) - 1 : -1].float(), dim=-1)
+    return logprobs.gather(1, torch.tensor(continuation)[:, None]).sum().item()
+
+
+def test_a_preamble_shared_by_every_batch_runs_once_and_scores_as_unbatched() -> None:
+    """Contexts opening with one 40-token preamble, spread over many forwards by a small token budget: the
+    preamble's forward runs once for all of them, and every score equals a plain forward's."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(
+        LlamaConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4)
+    ).eval()
+    tokenizer = _bpe_tokenizer(["a preamble"])
+    lm = SharedPrefixLM(model, tokenizer, cache=None, token_budget=256)
+    rng = random.Random(0)
+    preamble = tuple(rng.randrange(128) for _ in range(40))
+    pairs = []
+    for n in range(24):  # each context's first token after the preamble is its own: no batch shares more
+        context = preamble + (n + 1,) + tuple(rng.randrange(128) for _ in range(rng.randint(2, 9)))
+        pairs += [(context, tuple(rng.randrange(128) for _ in range(rng.randint(1, 5)))) for _ in range(3)]
+
+    scores = lm._score_pairs(pairs)
+
+    groups = _group_by_context(pairs)
+    assert len(lm.stats.batches) > 3
+    assert lm.stats.tokens_run == len(preamble) + sum(g.row_length - len(preamble) for g in groups)
+    for context, continuation in pairs:
+        expected = _reference_loglikelihood(model, context, continuation)
+        assert scores[(context, continuation)][0] == pytest.approx(expected, abs=1e-4)
