@@ -7,8 +7,7 @@ On the GPU machine, from the repo root, after `bash bench/gpu_study.sh install .
 MODEL_DIR is a checkpoint (e.g. the study's bf16 one), ADAPTER_DIR one of its adapters (e.g. the study's);
 the tasks' data files come from the study's workdir (made there first where missing). ``passes`` shows what a
 task's scoring costs in a process whose CUDA is already warm: each pass loads the model again, with a fresh
-score cache. ``BENCH_SDPA=EFFICIENT_ATTENTION`` (a name of torch's ``SDPBackend``) runs the passes with only that
-attention kernel allowed, through torch's own switch.
+score cache.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ import pstats
 import shutil
 import sys
 import time
-from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,20 +67,9 @@ def passes(model_dir: Path, tasks: list[str]) -> None:
             workdir, *{task_data_file(task) for task in tasks}, "--cores", "all", env={"MODEL_PATH": str(model_dir)}
         )
     model_sha256 = weights_sha256(model_dir)  # once, as the DAG's hash_base_model rule does
-    kernel = os.environ.get("BENCH_SDPA")
     for n, task in enumerate(tasks):
-        with attention_kernel(kernel):
-            scoring = evaluate_once(model_dir, task, f"pass{n}", None, model_sha256)
-        print(json.dumps({"phase": "pass", "order": n, "task": task, "sdpa": kernel, **scoring}), flush=True)
-
-
-def attention_kernel(name: str | None) -> AbstractContextManager:
-    """torch's switch allowing only the attention kernel ``name`` (an ``SDPBackend``), or PyTorch's own choice."""
-    if not name:
-        return nullcontext()
-    from torch.nn.attention import SDPBackend, sdpa_kernel
-
-    return sdpa_kernel([getattr(SDPBackend, n) for n in name.split(",")])
+        scoring = evaluate_once(model_dir, task, f"pass{n}", None, model_sha256)
+        print(json.dumps({"phase": "pass", "order": n, "task": task, **scoring}), flush=True)
 
 
 def main(model_dir: Path, task: str, adapter_dir: Path | None = None) -> None:
