@@ -83,13 +83,19 @@ def attention(shape: str, backend: str) -> dict:
     segments[:, width // 2 :] = torch.arange(width - width // 2, device="cuda") % 4 + 1
     mask = _tree_mask(segments, prefix, torch.bfloat16)
 
-    def call() -> torch.Tensor:
-        if BACKENDS[backend] is None:
-            return torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        with sdpa_kernel([BACKENDS[backend]]):
-            return torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    return {
+        "shape": shape,
+        "backend": backend,
+        **measure(f"sdpa {shape} {backend}", lambda: attend(backend, q, k, v, mask)),
+    }
 
-    return {"shape": shape, "backend": backend, **measure(f"sdpa {shape} {backend}", call)}
+
+def attend(backend: str, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Masked SDPA by the kernel ``backend`` names (PyTorch's own choice for ``default``)."""
+    if BACKENDS[backend] is None:
+        return torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    with sdpa_kernel([BACKENDS[backend]]):
+        return torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
 
 
 def first_calls(backend: str, offset: int, count: int = 8) -> dict:
@@ -104,11 +110,7 @@ def first_calls(backend: str, offset: int, count: int = 8) -> dict:
         for times in (firsts, seconds):
             torch.cuda.synchronize()
             start = time.perf_counter()
-            if BACKENDS[backend] is None:
-                torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-            else:
-                with sdpa_kernel([BACKENDS[backend]]):
-                    torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            attend(backend, q, k, v, mask)
             torch.cuda.synchronize()
             times.append(round((time.perf_counter() - start) * 1000, 2))
     return {"op": "sdpa first call per new shape", "backend": backend, "first_ms": firsts, "second_ms": seconds}

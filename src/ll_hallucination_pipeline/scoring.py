@@ -91,8 +91,8 @@ MIN_ROW_FILL = 0.9
 # (TruthfulQA's six-question preamble); shorter ones are not worth a forward of their own.
 MIN_SHARED_PREFIX = 32
 # Attention kernels the scorer lets PyTorch choose from: all but cuDNN's, which builds a kernel for every
-# shape new to the process (65 ms to 1.6 s each on an H200, bench/gpu_layers.py first) while a scorer's
-# forwards bring one new shape after another; warm, it is no faster than the memory-efficient kernel.
+# shape new to the process while a scorer's forwards bring one new shape after another; warm, it is no
+# faster than the memory-efficient kernel (bench/gpu_layers.py first; figures in bench/RESULTS.md).
 ATTENTION_KERNELS = ("FLASH_ATTENTION", "EFFICIENT_ATTENTION", "MATH")
 
 
