@@ -251,7 +251,7 @@ class SharedPrefixLM(HFLM):
     ) -> list[Score]:
         pairs = [self._truncate(ctx, cont) for _, ctx, cont in requests]
         keys = [self.score_cache.key(ctx, cont) for ctx, cont in pairs]
-        found = {key: self.score_cache.get(key) for key in set(keys)}
+        found = self.score_cache.get_many(set(keys))
         missing = [pair for pair, key in zip(pairs, keys, strict=True) if found[key] is None]
         self.stats.requests += len(requests)
         self.stats.cache_hits += len(requests) - len(missing)
