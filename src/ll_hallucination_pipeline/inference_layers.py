@@ -3,10 +3,9 @@ update applied unmerged, in the compute dtype, in one multiply-add.
 
 peft computes a LoRA layer as ``base(x) + lora_B(lora_A(x)) * scaling`` with the update in float32: three
 more passes over the layer's output and a float32 copy of its input. On a CPU those cost more than the base
-matmul itself (28.5 ms against 10.1 ms for a 576 -> 1536 layer over 8192 tokens in bf16); on a GPU they
-about double an NF4 layer's time (``bench/gpu_layers.py``; figures in bench/RESULTS.md).
-:class:`LoraAddmmLinear` adds the update inside one ``addmm_`` (13 ms on that CPU), accumulating it in
-float32 before its single rounding. Merging the update into the weights instead would
+matmul itself; on a GPU they about double an NF4 layer's time (``bench/cpu_lora_layer.py``,
+``bench/gpu_layers.py``; figures in bench/RESULTS.md). :class:`LoraAddmmLinear` adds the update inside one
+``addmm_``, accumulating it in float32 before its single rounding. Merging the update into the weights instead would
 round away every change smaller than half a bf16 step of the weight it is added to, which is most of what
 a short fine-tune learns (and 4-bit weights cannot take it at all).
 """
