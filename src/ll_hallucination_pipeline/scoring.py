@@ -250,7 +250,8 @@ class SharedPrefixLM(HFLM):
         self, requests: list[Request], disable_tqdm: bool = False, override_bs: int | None = None
     ) -> list[Score]:
         pairs = [self._truncate(ctx, cont) for _, ctx, cont in requests]
-        keys = [self.score_cache.key(ctx, cont) for ctx, cont in pairs]
+        key_of = {pair: self.score_cache.key(*pair) for pair in pairs}
+        keys = [key_of[pair] for pair in pairs]
         found = self.score_cache.get_many(set(keys))
         missing = [pair for pair, key in zip(pairs, keys, strict=True) if found[key] is None]
         self.stats.requests += len(requests)
@@ -260,7 +261,7 @@ class SharedPrefixLM(HFLM):
             fresh = self._score_pairs(missing)
             self.stats.scoring_seconds += time.perf_counter() - started
             self.stats.scored += len(fresh)
-            new_entries = {self.score_cache.key(*pair): score for pair, score in fresh.items()}
+            new_entries = {key_of[pair]: score for pair, score in fresh.items()}
             self.score_cache.put_many(new_entries.items())
             found.update(new_entries)
         return [found[key] for key in keys]  # type: ignore[misc]
