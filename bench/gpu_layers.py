@@ -1,6 +1,6 @@
 """One layer of the scorer's forward pass on a GPU at the 8B shape's sizes, each way it could be computed.
 
-- Attention under the scorer's tree mask (:func:`ll_hallucination_pipeline.scoring._tree_mask`), with each
+- Attention under the scorer's tree mask (:func:`ll_hallucination_pipeline.forward_layout.tree_mask`), with each
   SDPA kernel PyTorch can take and with its own choice.
 - An NF4 linear layer as the scorer loads it, alone and with a LoRA update: peft's way (float32) and the
   scorer's (:class:`ll_hallucination_pipeline.inference_layers.LoraAddmmLinear`, compute dtype), with the
@@ -28,7 +28,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from ll_hallucination_pipeline.scoring import _tree_mask  # noqa: E402
+from ll_hallucination_pipeline.forward_layout import tree_mask  # noqa: E402
 
 LAYERS = 36
 HEADS, HEAD_DIM = 32, 128  # Qwen3-8B's query heads (transformers repeats the 8 key/value heads under a mask)
@@ -81,7 +81,7 @@ def attention(shape: str, backend: str) -> dict:
     k, v = (torch.randn(rows, HEADS, prefix + width, HEAD_DIM, device="cuda", dtype=torch.bfloat16) for _ in range(2))
     segments = torch.zeros(rows, width, dtype=torch.long, device="cuda")
     segments[:, width // 2 :] = torch.arange(width - width // 2, device="cuda") % 4 + 1
-    mask = _tree_mask(segments, prefix, torch.bfloat16)
+    mask = tree_mask(segments, prefix, torch.bfloat16)
 
     return {
         "shape": shape,
@@ -106,7 +106,7 @@ def first_calls(backend: str, offset: int, count: int = 8) -> dict:
         rows, width, prefix = 80 - n, 120 + offset + n, 172
         q = torch.randn(rows, HEADS, width, HEAD_DIM, device="cuda", dtype=torch.bfloat16)
         k, v = (torch.randn(rows, HEADS, prefix + width, HEAD_DIM, device="cuda", dtype=torch.bfloat16) for _ in "kv")
-        mask = _tree_mask(torch.zeros(rows, width, dtype=torch.long, device="cuda"), prefix, torch.bfloat16)
+        mask = tree_mask(torch.zeros(rows, width, dtype=torch.long, device="cuda"), prefix, torch.bfloat16)
         for times in (firsts, seconds):
             torch.cuda.synchronize()
             start = time.perf_counter()

@@ -10,7 +10,6 @@ Its tokenization is HFLM's, with each distinct string encoded once, in batches.
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from lm_eval.models.huggingface import HFLM
 from lm_eval.models.utils import _add_special_kwargs, has_bos_prefix
 
+from .forward_layout import MIN_SHARED_PREFIX, PrefixCache, common_prefix, pad_rows, tree_mask
 from .score_cache import Score, ScoreCache
 from .token_budget import TokenBudget, TokenBudgetSetting
 
@@ -87,9 +87,6 @@ def _group_by_context(pairs: Sequence[Pair]) -> list[_Group]:
 # Once a forward holds a quarter of the token budget, a row shorter than this fraction of its widest
 # starts the next one: padding stays small, and forwards (each with a fixed cost) stay few.
 MIN_ROW_FILL = 0.9
-# A prefix shared by a whole batch is run once, ahead of its rows, when it is at least this long
-# (TruthfulQA's six-question preamble); shorter ones are not worth a forward of their own.
-MIN_SHARED_PREFIX = 32
 # Attention kernels the scorer lets PyTorch choose from: all but cuDNN's, which builds a kernel for every
 # shape new to the process while a scorer's forwards bring one new shape after another; warm, it is no
 # faster than the memory-efficient kernel (bench/gpu_layers.py first; figures in bench/RESULTS.md).
@@ -147,47 +144,6 @@ def _layout(batch: list[_Group], start: int) -> _Layout:
     return out
 
 
-def _tree_mask(segments: torch.Tensor, prefix: int, dtype: torch.dtype) -> torch.Tensor:
-    """Additive attention mask ``[rows, 1, width, prefix + width]``: every token sees the shared prefix;
-    context tokens see earlier context; a continuation's tokens see the context and their own earlier
-    tokens, never another continuation. Padding (segment -1) sees only itself."""
-    import torch
-
-    rows, width = segments.shape
-    causal = torch.ones((width, width), dtype=torch.bool, device=segments.device).tril()
-    query, key = segments[:, :, None], segments[:, None, :]
-    allowed = causal & (key >= 0) & (query >= 0) & ((key == 0) | (key == query))
-    allowed |= torch.eye(width, dtype=torch.bool, device=segments.device)
-    allowed = torch.cat([allowed.new_ones((rows, width, prefix)), allowed], dim=2)
-    mask = torch.zeros(allowed.shape, dtype=dtype, device=segments.device)
-    return mask.masked_fill_(~allowed, torch.finfo(dtype).min)[:, None]
-
-
-@dataclass
-class _PrefixCache:
-    """The key/value cache of the shared prefix run last. The next batch with the same prefix (every batch
-    of a task whose prompts all open alike, as TruthfulQA's preamble does) starts from a copy of it."""
-
-    tokens: tuple[int, ...] = ()
-    cache: Any = None
-
-    def for_rows(self, decoder: Any, tokens: tuple[int, ...], rows: int, device: Any) -> tuple[Any, int]:
-        """A cache of ``tokens`` for ``rows`` rows, and how many tokens a forward ran to make it (0: reused)."""
-        import torch
-
-        ran = 0
-        if tokens != self.tokens:
-            self.cache = decoder(
-                input_ids=torch.tensor([tokens], device=device),
-                position_ids=torch.arange(len(tokens), device=device)[None],
-                use_cache=True,
-            ).past_key_values
-            self.tokens, ran = tokens, len(tokens)
-        cache = copy.deepcopy(self.cache)  # the forward appends the rows' keys and values to its cache
-        cache.reorder_cache(torch.zeros(rows, dtype=torch.long, device=device))
-        return cache, ran
-
-
 class SharedPrefixLM(HFLM):
     """``HFLM`` whose loglikelihoods share each context's forward pass and a model-keyed cache.
 
@@ -210,7 +166,7 @@ class SharedPrefixLM(HFLM):
         self.token_budget = TokenBudget(token_budget)
         self.stats = ScoringStats()
         self._encoded: dict[str, list[int]] = {}
-        self._prefix = _PrefixCache()
+        self._prefix = PrefixCache()
 
     def loglikelihood(self, requests: list[Any], disable_tqdm: bool = False) -> list[Score]:
         """HFLM's, with every string it will tokenize encoded beforehand: each distinct one once (a context
@@ -298,7 +254,7 @@ class SharedPrefixLM(HFLM):
                 self.stats.largest_token_budget = max(self.stats.largest_token_budget, budget)
                 budget = self.token_budget.current
                 start += len(batch)
-        self._prefix = _PrefixCache()  # its memory back
+        self._prefix = PrefixCache()  # its memory back
         if on_gpu:
             self.stats.peak_gpu_bytes = max(self.stats.peak_gpu_bytes, torch.cuda.max_memory_allocated())
         return results
@@ -332,17 +288,17 @@ class SharedPrefixLM(HFLM):
 
         decoder, head = self._decoder_and_head()
         device = self.device
-        shared = _common_prefix([g.context for g in batch])
+        shared = common_prefix([g.context for g in batch])
         if len(shared) < MIN_SHARED_PREFIX:
             shared = ()
         cache, prefix_tokens_run = self._prefix.for_rows(decoder, shared, len(batch), device) if shared else (None, 0)
         layout = _layout(batch, len(shared))
-        segments = _pad(layout.segments, device, fill=-1)
+        segments = pad_rows(layout.segments, device, fill=-1)
         dtype = decoder.get_input_embeddings().weight.dtype
         hidden = decoder(
-            input_ids=_pad(layout.ids, device),
-            position_ids=_pad(layout.positions, device),
-            attention_mask=_tree_mask(segments, len(shared), dtype),
+            input_ids=pad_rows(layout.ids, device),
+            position_ids=pad_rows(layout.positions, device),
+            attention_mask=tree_mask(segments, len(shared), dtype),
             past_key_values=cache,
             use_cache=cache is not None,
         ).last_hidden_state
@@ -390,23 +346,3 @@ def _strings_to_encode(pairs: Iterable[tuple[str, str]]) -> set[str]:
         if context:
             strings.update((context.rstrip(), context + continuation))
     return strings
-
-
-def _common_prefix(rows: Sequence[Sequence[int]]) -> tuple[int, ...]:
-    """The longest shared leading tokens, leaving at least one token of every row unshared."""
-    limit = min(len(r) for r in rows) - 1
-    first = rows[0]
-    n = 0
-    while n < limit and all(r[n] == first[n] for r in rows):
-        n += 1
-    return tuple(first[:n])
-
-
-def _pad(rows: Sequence[Sequence[int]], device: torch.device | str, fill: int = 0) -> torch.Tensor:
-    """Right-pad integer rows with ``fill`` into one ``[len(rows), widest]`` long tensor (one host-to-device copy)."""
-    import torch
-
-    out = torch.full((len(rows), max(len(r) for r in rows)), fill, dtype=torch.long)
-    for i, row in enumerate(rows):
-        out[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-    return out.to(device)

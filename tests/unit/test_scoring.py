@@ -7,6 +7,7 @@ import pytest
 import torch
 from lm_eval.models.huggingface import HFLM
 
+from ll_hallucination_pipeline.forward_layout import tree_mask
 from ll_hallucination_pipeline.scoring import (
     MIN_ROW_FILL,
     SharedPrefixLM,
@@ -14,7 +15,6 @@ from ll_hallucination_pipeline.scoring import (
     _group_by_context,
     _layout,
     _next_batch_size,
-    _tree_mask,
 )
 
 
@@ -76,7 +76,7 @@ def test_layout_puts_each_continuation_after_its_context() -> None:
 
 def test_tree_mask_hides_sibling_continuations_and_padding() -> None:
     segments = torch.tensor([[0, 0, 1, 1, 2, -1]])
-    mask = _tree_mask(segments, prefix=2, dtype=torch.float32)[0, 0] == 0
+    mask = tree_mask(segments, prefix=2, dtype=torch.float32)[0, 0] == 0
     assert mask.shape == (6, 8) and mask[:, :2].all()  # everything sees the shared prefix
     seen = mask[:, 2:].int().tolist()
     assert seen == [
