@@ -192,6 +192,7 @@ def eval_params():
         "model_label": MODEL_LABEL,
         "quantization": QUANTIZATION,
         "num_fewshot": EVAL["num_fewshot"],
+        "max_gen_toks": EVAL["max_gen_toks"],
     }
 
 

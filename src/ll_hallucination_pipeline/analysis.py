@@ -125,7 +125,7 @@ def deltas_table(runs: RunSet, settings: StatsSettings) -> pd.DataFrame:
     for (adapter, task, seed), post in sorted(runs.post.items()):
         base = runs.baseline[(task, seed)]
         spec = get_task(task)
-        for metric in spec.metrics:
+        for metric in spec.reported_metrics:
             b, p = _paired_items(base, post, metric)
             ids = {
                 "task": task,
@@ -135,7 +135,7 @@ def deltas_table(runs: RunSet, settings: StatsSettings) -> pd.DataFrame:
                 "training_seed": post.pipeline.get("training_seed"),
                 "eval_seed": seed,
             }
-            rows.append(ids | describe_delta(b, p, right_wrong=spec.paired_test == "mcnemar", s=settings))
+            rows.append(ids | describe_delta(b, p, right_wrong=spec.is_right_wrong(metric), s=settings))
     return pd.DataFrame(rows)
 
 
@@ -155,9 +155,8 @@ class _TestRow:
     interval_at: Callable[[float], Interval]
 
 
-def _seed_test(task: str, base: np.ndarray, post: np.ndarray, s: StatsSettings) -> _TestRow:
+def _seed_test(base: np.ndarray, post: np.ndarray, right_wrong: bool, s: StatsSettings) -> _TestRow:
     """One adapter against the base model: McNemar for a right/wrong metric, else the paired bootstrap."""
-    right_wrong = get_task(task).paired_test == "mcnemar"
     row = {"level": "training seed"} | describe_delta(base, post, right_wrong=right_wrong, s=s)
     if right_wrong:
         mc = mcnemar_exact(base, post)
@@ -206,40 +205,42 @@ def _recipe_test(task: str, pairs: list[tuple[np.ndarray, np.ndarray]], s: Stats
 
 
 def paired_tests_table(runs: RunSet, settings: StatsSettings) -> pd.DataFrame:
-    """Per adapter and task on the first eval seed: the task's paired test (McNemar for a right/wrong metric, else
-    paired bootstrap) with every figure of the delta.
+    """Per adapter, task and tested metric (the task's first metric, then any derived one such as abstention) on
+    the first eval seed: McNemar for a right/wrong metric, else the paired bootstrap, with every figure of the delta.
 
-    Recipes with several training seeds also get a row that uses both sources of variance. Within each task and
-    level (one family), Holm adjusts the p-values and a Bonferroni interval holds the confidence level for the
+    Recipes with several training seeds also get a row that uses both sources of variance. Within each task, metric
+    and level (one family), Holm adjusts the p-values and a Bonferroni interval holds the confidence level for the
     family's deltas together.
     """
     seed = runs.seeds()[0]
     tests: list[_TestRow] = []
-    by_recipe: dict[tuple[str, str], list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
+    by_recipe: dict[tuple[str, str, str], list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
     for task in runs.tasks():
+        spec = get_task(task)
         base_run = runs.baseline[(task, seed)]
         identical_base = eval_seeds_identical(runs, task)
-        for adapter in runs.adapters():
-            post_run = runs.post[(adapter, task, seed)]
-            base, post = _paired_items(base_run, post_run, get_task(task).test_metric)
-            test = _seed_test(task, base, post, settings)
-            recipe = post_run.pipeline.get("recipe")
-            test.row = {
-                "task": task,
-                "metric": get_task(task).test_metric,
-                "adapter": adapter,
-                "recipe": recipe,
-                "training_seed": post_run.pipeline.get("training_seed"),
-                "eval_seed": seed,
-                "eval_seeds_identical": identical_base and eval_seeds_identical(runs, task, adapter),
-            } | test.row
-            tests.append(test)
-            if recipe:
-                by_recipe[(task, recipe)].append((base, post))
-    for (task, recipe), pairs in sorted(by_recipe.items()):
+        for metric in spec.tested_metrics:
+            for adapter in runs.adapters():
+                post_run = runs.post[(adapter, task, seed)]
+                base, post = _paired_items(base_run, post_run, metric)
+                test = _seed_test(base, post, spec.is_right_wrong(metric), settings)
+                recipe = post_run.pipeline.get("recipe")
+                test.row = {
+                    "task": task,
+                    "metric": metric,
+                    "adapter": adapter,
+                    "recipe": recipe,
+                    "training_seed": post_run.pipeline.get("training_seed"),
+                    "eval_seed": seed,
+                    "eval_seeds_identical": identical_base and eval_seeds_identical(runs, task, adapter),
+                } | test.row
+                tests.append(test)
+                if recipe:
+                    by_recipe[(task, metric, recipe)].append((base, post))
+    for (task, metric, recipe), pairs in sorted(by_recipe.items()):
         if len(pairs) >= 2:
             test = _recipe_test(task, pairs, settings)
-            ids = {"task": task, "metric": get_task(task).test_metric, "adapter": f"{recipe} (pooled)"}
+            ids = {"task": task, "metric": metric, "adapter": f"{recipe} (pooled)"}
             test.row = ids | {"recipe": recipe, "training_seed": "all", "eval_seed": seed} | test.row
             tests.append(test)
     if not tests:
@@ -249,10 +250,10 @@ def paired_tests_table(runs: RunSet, settings: StatsSettings) -> pd.DataFrame:
 
 
 def _adjust_families(tests: list[_TestRow], s: StatsSettings) -> None:
-    """Holm p-values and Bonferroni intervals within each (task, level) family of rows."""
-    families: dict[tuple[str, str], list[_TestRow]] = defaultdict(list)
+    """Holm p-values and Bonferroni intervals within each (task, metric, level) family of rows."""
+    families: dict[tuple[str, str, str], list[_TestRow]] = defaultdict(list)
     for test in tests:
-        families[(test.row["task"], test.row["level"])].append(test)
+        families[(test.row["task"], test.row["metric"], test.row["level"])].append(test)
     for family in families.values():
         level = bonferroni_level(s.confidence_level, len(family))
         for test, p_holm in zip(family, holm([t.row["p_raw"] for t in family]), strict=True):

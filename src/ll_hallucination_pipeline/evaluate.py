@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 # lm-eval output types whose results no seed can change at 0 shots: nothing is sampled.
 SEED_INVARIANT_OUTPUT_TYPES = ("loglikelihood", "multiple_choice")
+# lm-eval's default length of a generated answer (HFLM.max_gen_toks), kept unless eval.max_gen_toks says otherwise.
+DEFAULT_MAX_GEN_TOKS = 256
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class EvalRequest:
 
     limit: number of items (a draft) or ``None`` (final results).
     draft: the caller's statement that ``out_dir`` is a draft location; a limit requires it.
+    max_gen_toks: the longest answer a generation task may produce, in tokens (lm-eval's ``gen_kwargs``).
     """
 
     task: str
@@ -45,9 +48,12 @@ class EvalRequest:
     limit: int | None = None
     draft: bool = False
     num_fewshot: int = 0
+    max_gen_toks: int = DEFAULT_MAX_GEN_TOKS
 
     def __post_init__(self) -> None:
         get_task(self.task)
+        if self.max_gen_toks < 1:
+            raise PipelineInputError(f"max_gen_toks={self.max_gen_toks} must be at least 1 (eval.max_gen_toks)")
         if self.limit is not None and not self.draft:
             raise PipelineInputError(
                 f"limit={self.limit} would write a partial run to the final-results path {self.out_dir}; "
@@ -147,6 +153,7 @@ def run_evaluation(request: EvalRequest, lm: Any, *, metadata: dict[str, Any]) -
             numpy_random_seed=request.seed,
             torch_random_seed=request.seed,
             fewshot_random_seed=request.seed,
+            gen_kwargs={"max_gen_toks": request.max_gen_toks} if get_task(request.task).generates else None,
             metadata=metadata,
         )
         samples = results.pop("samples")
@@ -176,9 +183,15 @@ def run_evaluation(request: EvalRequest, lm: Any, *, metadata: dict[str, Any]) -
 
 
 def is_seed_invariant(results: dict[str, Any], task: str) -> bool:
-    """Whether lm-eval's own record of a run shows that no seed can change it: 0-shot loglikelihood scoring."""
+    """Whether lm-eval's own record of a run shows that no seed can change it: 0-shot loglikelihood scoring, or
+    0-shot greedy generation (nothing sampled)."""
     config = results["configs"][task]
-    return config.get("num_fewshot") == 0 and config.get("output_type") in SEED_INVARIANT_OUTPUT_TYPES
+    if config.get("num_fewshot") != 0:
+        return False
+    if config.get("output_type") == "generate_until":
+        generation = config.get("generation_kwargs")
+        return generation is not None and generation.get("do_sample") is False
+    return config.get("output_type") in SEED_INVARIANT_OUTPUT_TYPES
 
 
 def reuse_evaluation(
@@ -190,14 +203,15 @@ def reuse_evaluation(
     included) and says in ``pipeline`` which seed this is and that it was ``computed_with_seed``.
     """
     if not is_seed_invariant(results, computed.task):
-        raise ValueError(f"{computed.out_dir} is not 0-shot loglikelihood scoring: every seed must run")
+        raise ValueError(f"{computed.out_dir} is neither 0-shot loglikelihood scoring nor greedy: every seed must run")
     out_dir = Path(request.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".tmp-") as tmp_name:
         tmp = Path(tmp_name)
         shutil.copyfile(Path(computed.out_dir) / samples_name(request.task), tmp / samples_name(request.task))
         atomic_write_json(tmp / SCORING_NAME, {"requests": 0, "scored": 0, "reused_from_seed": computed.seed})
-        pipeline = {**metadata, "computed_with_seed": computed.seed, "seed_invariant": "0-shot loglikelihood"}
+        kind = "0-shot greedy generation" if get_task(request.task).generates else "0-shot loglikelihood"
+        pipeline = {**metadata, "computed_with_seed": computed.seed, "seed_invariant": kind}
         atomic_write_json(tmp / RESULTS_NAME, {**results, "pipeline": pipeline})
         publish_files(tmp, out_dir, run_files(request.task))
     return json.loads((out_dir / RESULTS_NAME).read_text())
@@ -262,7 +276,7 @@ def evaluate_jobs(
             "data_file": str(request.data_file),
             "data_sha256": data_hashes[request.data_file],
         }
-        same_run = (request.task, str(request.data_file), request.limit, request.num_fewshot)
+        same_run = (request.task, str(request.data_file), request.limit, request.num_fewshot, request.max_gen_toks)
         if same_run in computed and is_seed_invariant(computed[same_run][1], request.task):
             outputs.append(reuse_evaluation(*computed[same_run], request, metadata=metadata))
         else:

@@ -32,7 +32,7 @@ def _change(row: pd.Series, s: StatsSettings) -> str:
         else "too few items changed for any change to be detectable"
     )
     sentence = (
-        f"{spec.label} {spec.metric_label} {direction} by {abs(row['delta']):.4f} "
+        f"{spec.label} {spec.label_of(row['metric'])} {direction} by {abs(row['delta']):.4f} "
         f"({row['baseline']:.4f} → {row['post']:.4f}; {s.confidence_level:.0%} CI {_number(row['delta_ci_low'])} "
         f"to {_number(row['delta_ci_high'])}, {row['delta_ci_method']}; simultaneous "
         f"{_number(row['simultaneous_ci_low'])} to {_number(row['simultaneous_ci_high'])}); "
@@ -56,7 +56,8 @@ def _headline(tests: pd.DataFrame, s: StatsSettings) -> list[str]:
             ]
         for adapter, adapter_rows in rows.groupby("adapter", sort=True):
             lines += [f"- **{adapter}**", ""]
-            lines += [f"  - {_change(row, s)}" for _, row in adapter_rows.sort_values("task").iterrows()]
+            ordered = adapter_rows.sort_values("task", kind="stable")
+            lines += [f"  - {_change(row, s)}" for _, row in ordered.iterrows()]
             lines.append("")
     return lines
 

@@ -74,7 +74,11 @@ def tradeoff_figure(delta_summary: pd.DataFrame):  # -> matplotlib Figure
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    by_task = {task: rows.set_index("adapter") for task, rows in delta_summary.groupby("task", sort=True)}
+    is_tested = [
+        m == get_task(t).test_metric for t, m in zip(delta_summary["task"], delta_summary["metric"], strict=True)
+    ]
+    tested = delta_summary[is_tested]
+    by_task = {task: rows.set_index("adapter") for task, rows in tested.groupby("task", sort=True)}
     knowledge = [t for t in by_task if get_task(t).role == "knowledge"]
     truthfulness = [t for t in by_task if get_task(t).role == "truthfulness"]
     pairs = [(x, y) for y in truthfulness for x in knowledge] or [(t, None) for t in by_task]
@@ -85,7 +89,7 @@ def tradeoff_figure(delta_summary: pd.DataFrame):  # -> matplotlib Figure
         else:
             _pair_panel(ax, by_task[x_task], by_task[y_task], x_task, y_task)
     fig.suptitle(TITLE) if len(pairs) > 1 else axes[0][0].set_title(TITLE)
-    small = delta_summary["small_n"].any()
+    small = tested["small_n"].any()
     if small:
         fig.text(0.5, 0.01, SMALL_N_NOTE, ha="center", fontsize=8)
     fig.tight_layout(rect=(0, 0.04 if small else 0, 1, 1))

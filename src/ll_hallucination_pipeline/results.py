@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .data import read_jsonl
+from .tasks import get_task
 
 # The files of one evaluation directory: lm-eval's results and per-item samples, and the scorer's own record.
 RESULTS_NAME = "results.json"
@@ -45,8 +46,16 @@ class EvalRun:
         return self.results["pipeline"]
 
     def metric(self, metric: str) -> tuple[float, float]:
+        """lm-eval's aggregate of ``metric`` and its stderr; a derived metric's mean and standard error over items."""
+        if metric in get_task(self.task).derived:
+            values = list(self.per_item(metric).values())
+            mean = sum(values) / len(values)
+            variance = sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1)
+            return mean, (variance / len(values)) ** 0.5
         entry = self.results["results"][self.task]
-        return float(entry[f"{metric},none"]), float(entry[f"{metric}_stderr,none"])
+        key = next(k for k in entry if k.startswith(f"{metric},"))  # "<metric>,<filter>": one filter per task
+        stderr = entry[key.replace(",", "_stderr,", 1)]
+        return float(entry[key]), float(stderr) if stderr != "N/A" else float("nan")
 
     def samples(self) -> list[dict[str, Any]]:
         return self._samples
@@ -59,7 +68,10 @@ class EvalRun:
         return sorted(rows, key=lambda row: row["doc_id"])
 
     def per_item(self, metric: str) -> dict[str, float]:
-        """Per-item metric keyed by lm-eval's ``doc_hash``."""
+        """Per-item metric keyed by lm-eval's ``doc_hash``: lm-eval's own, or one the task derives from the row."""
+        derived = get_task(self.task).derived.get(metric)
+        if derived:
+            return {row["doc_hash"]: derived(row) for row in self.samples()}
         return {row["doc_hash"]: float(row[metric]) for row in self.samples()}
 
 

@@ -36,7 +36,7 @@ def summary_rows(runs: Sequence[EvalRun]) -> pd.DataFrame:
     rows = []
     for run in runs:
         meta = run.pipeline
-        for metric in get_task(run.task).metrics:
+        for metric in get_task(run.task).reported_metrics:
             value, stderr = run.metric(metric)
             rows.append(
                 {
@@ -71,7 +71,7 @@ def interval_rows(runs: Sequence[EvalRun], s: StatsSettings) -> pd.DataFrame:
     rows = []
     first_seen: dict[tuple[str | None, str, str, tuple[float, ...]], int] = {}
     for run in sorted(runs, key=lambda r: (r.pipeline.get("adapter") or "", r.task, r.pipeline["seed"])):
-        for metric in get_task(run.task).metrics:
+        for metric in get_task(run.task).reported_metrics:
             items = run.per_item(metric)
             values = [items[key] for key in sorted(items)]
             interval = mean_interval(

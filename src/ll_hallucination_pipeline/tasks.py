@@ -2,19 +2,21 @@
 
 Everything downstream reads these entries: config validation, data preparation, evaluation (lm-eval's own
 task definition), summaries, deltas and paired tests, exports, plots and eval cards. Adding an lm-eval
-loglikelihood multiple-choice task is one :class:`Task` in :data:`TASKS` (and a :class:`DataSet` in
-:data:`DATA_SETS` if its data is new).
+loglikelihood multiple-choice or greedy generation task is one :class:`Task` in :data:`TASKS` (and a
+:class:`DataSet` in :data:`DATA_SETS` if its data is new).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .abstention import declines, says_no_comment
 from .errors import PipelineInputError
 
 Doc = dict[str, Any]
+Sample = dict[str, Any]  # one row of lm-eval's samples_<task>.jsonl
 
 
 @dataclass(frozen=True)
@@ -40,15 +42,22 @@ class DataSet:
 
 @dataclass(frozen=True)
 class Task:
-    """An lm-eval loglikelihood multiple-choice task, as the pipeline evaluates and reports it.
+    """An lm-eval task as the pipeline evaluates and reports it: loglikelihood multiple choice, or greedy generation.
 
     lm_eval_yaml: lm-eval's own task definition, relative to ``lm_eval/tasks``.
     data: the name of its :class:`DataSet` (tasks may share one, as TruthfulQA mc1 and mc2 do).
     metrics: lm-eval's per-item metrics to report; the first is the one deltas are tested on.
-    paired_test: ``"mcnemar"`` for a right/wrong metric, ``"bootstrap"`` for a continuous one.
+    paired_test: ``"mcnemar"`` for a right/wrong metric, ``"bootstrap"`` for a continuous one (the tested metric's;
+        see :meth:`is_right_wrong` for the others).
     label: the task's name in tables and plots; metric_label: its tested metric's.
     role: what the task measures: ``"truthfulness"`` or ``"knowledge"`` (the trade-off plot's two axes).
-    choices, correct: a document's answer choices and which of them are correct (the qualitative dumps).
+    choices, correct: a document's answer choices and which of them are correct (multiple choice's qualitative
+        dumps).
+    output_type: lm-eval's: ``"multiple_choice"`` (scored by log-likelihood) or ``"generate_until"`` (greedy text).
+    right_wrong_metrics: the 0/1 metrics where they differ from ``paired_test`` (generation tasks mix both kinds).
+    derived: per-item metrics the pipeline computes from lm-eval's sample rows (abstention), name -> function;
+        each gets its own paired test beside the tested metric.
+    references: a generation document's true and false reference answers (the qualitative dumps).
     """
 
     lm_eval_yaml: str
@@ -58,12 +67,54 @@ class Task:
     label: str
     metric_label: str
     role: Literal["truthfulness", "knowledge"]
-    choices: Callable[[Doc], list[str]]
-    correct: Callable[[Doc], list[bool]]
+    choices: Callable[[Doc], list[str]] | None = None
+    correct: Callable[[Doc], list[bool]] | None = None
+    output_type: Literal["multiple_choice", "generate_until"] = "multiple_choice"
+    right_wrong_metrics: tuple[str, ...] | None = None
+    derived: dict[str, Callable[[Sample], float]] = field(default_factory=dict)
+    references: Callable[[Doc], tuple[list[str], list[str]]] | None = None
 
     @property
     def test_metric(self) -> str:
         return self.metrics[0]
+
+    @property
+    def reported_metrics(self) -> tuple[str, ...]:
+        """lm-eval's metrics, then the derived ones: every metric with a row in the summaries and deltas."""
+        return self.metrics + tuple(self.derived)
+
+    @property
+    def tested_metrics(self) -> tuple[str, ...]:
+        """The metrics with a paired test of their own: the tested one, then each derived one."""
+        return (self.test_metric, *self.derived)
+
+    @property
+    def generates(self) -> bool:
+        return self.output_type == "generate_until"
+
+    def label_of(self, metric: str) -> str:
+        """How tables and sentences name ``metric``: the tested metric's label, a derived one's, else its own name."""
+        if metric == self.test_metric:
+            return self.metric_label
+        return DERIVED_METRIC_LABELS.get(metric, metric)
+
+    def is_right_wrong(self, metric: str) -> bool:
+        """Whether ``metric`` is 0/1 per item (McNemar, Newcombe) rather than continuous (paired BCa)."""
+        if self.right_wrong_metrics is not None:
+            return metric in self.right_wrong_metrics or metric in self.derived
+        return self.paired_test == "mcnemar" or metric in self.derived
+
+
+# Names in words of the derived metrics (abstention) that generation tasks report.
+DERIVED_METRIC_LABELS = {
+    "no_comment": "share of answers 'I have no comment.'",
+    "abstained": "share of empty or declining answers",
+}
+
+
+def generated_text(sample: Sample) -> str:
+    """The answer a generation sample row holds, after the task's filters (what lm-eval scored)."""
+    return str(sample["filtered_resps"][0])
 
 
 def _arc_choices(doc: Doc) -> list[str]:
@@ -117,6 +168,33 @@ def _truthfulqa_problem(doc: Doc) -> str | None:
     return None
 
 
+def _truthfulqa_gen_problem(doc: Doc) -> str | None:
+    if not doc["question"].strip():
+        return "question is empty"
+    if not all(isinstance(answer, str) for answer in doc["correct_answers"]):
+        return "correct_answers must be a list of texts"
+    if not [a for a in doc["incorrect_answers"] if isinstance(a, str) and a.strip()] or not all(
+        isinstance(a, str) for a in doc["incorrect_answers"]
+    ):
+        return "incorrect_answers must be a non-empty list of texts (lm-eval compares each answer with them)"
+    return None
+
+
+def _nq_open_problem(doc: Doc) -> str | None:
+    if not doc["question"].strip():
+        return "question is empty"
+    return _choice_list_problem(doc["answer"], "answer")
+
+
+def _truthfulqa_references(doc: Doc) -> tuple[list[str], list[str]]:
+    """True and false references as lm-eval's ``truthfulqa_gen`` scores them (after its ``process_docs``)."""
+    return list(doc["correct_answers"]), list(doc["incorrect_answers"])
+
+
+def _nq_open_references(doc: Doc) -> tuple[list[str], list[str]]:
+    return list(doc["answer"]), []
+
+
 _ARC_FIELDS = {"id": str, "question": str, "choices": dict, "answerKey": str}
 
 
@@ -141,6 +219,20 @@ DATA_SETS: dict[str, DataSet] = {
     ),
     "arc_easy": _arc_data("ARC-Easy", "arc_easy"),
     "arc_challenge": _arc_data("ARC-Challenge", "arc_challenge"),
+    "truthfulqa_gen": DataSet(
+        split="validation",
+        local_file="truthfulqa/generation_validation.jsonl",
+        hub=("truthfulqa/truthful_qa", "generation"),
+        required={"question": str, "correct_answers": list, "incorrect_answers": list},
+        problem=_truthfulqa_gen_problem,
+    ),
+    "nq_open": DataSet(
+        split="validation",
+        local_file="nq_open/validation.jsonl",
+        hub=("google-research-datasets/nq_open", None),
+        required={"question": str, "answer": list},
+        problem=_nq_open_problem,
+    ),
     "alpaca": DataSet(
         split="train",
         local_file="alpaca/train.jsonl",
@@ -192,6 +284,38 @@ TASKS: dict[str, Task] = {
         "knowledge",
         _arc_choices,
         _arc_correct,
+    ),
+}
+
+
+_TRUTHFULQA_GEN_METRICS = tuple(
+    f"{kind}_{stat}" for kind in ("bleu", "rouge1", "rouge2", "rougeL") for stat in ("acc", "max", "diff")
+)
+TASKS |= {
+    "truthfulqa_gen": Task(
+        "truthfulqa/truthfulqa_gen.yaml",
+        "truthfulqa_gen",
+        _TRUTHFULQA_GEN_METRICS,
+        "mcnemar",
+        "TruthfulQA generation",
+        "BLEU accuracy (closer to a true than a false reference)",
+        "truthfulness",
+        output_type="generate_until",
+        right_wrong_metrics=tuple(m for m in _TRUTHFULQA_GEN_METRICS if m.endswith("_acc")),
+        derived={"no_comment": lambda sample: float(says_no_comment(generated_text(sample)))},
+        references=_truthfulqa_references,
+    ),
+    "nq_open": Task(
+        "nq_open/nq_open.yaml",
+        "nq_open",
+        ("exact_match",),
+        "mcnemar",
+        "NQ-Open",
+        "exact match",
+        "knowledge",
+        output_type="generate_until",
+        derived={"abstained": lambda sample: float(declines(generated_text(sample)))},
+        references=_nq_open_references,
     ),
 }
 

@@ -15,26 +15,30 @@ from ll_hallucination_pipeline.evaluate import (
 )
 
 
-def _results(output_type: str, num_fewshot: int) -> dict:
+def _results(output_type: str, num_fewshot: int, generation_kwargs: dict | None = None) -> dict:
+    config = {"output_type": output_type, "num_fewshot": num_fewshot}
     return {
         "results": {"arc_easy": {"acc,none": 0.5}},
-        "configs": {"arc_easy": {"output_type": output_type, "num_fewshot": num_fewshot}},
+        "configs": {"arc_easy": config | ({"generation_kwargs": generation_kwargs} if generation_kwargs else {})},
         "config": {"random_seed": 0},
         "pipeline": {"seed": 0},
     }
 
 
 @pytest.mark.parametrize(
-    ("output_type", "shots", "invariant"),
+    ("output_type", "shots", "generation_kwargs", "invariant"),
     [
-        ("multiple_choice", 0, True),
-        ("loglikelihood", 0, True),
-        ("multiple_choice", 5, False),
-        ("generate_until", 0, False),
+        ("multiple_choice", 0, None, True),
+        ("loglikelihood", 0, None, True),
+        ("multiple_choice", 5, None, False),
+        ("generate_until", 0, None, False),  # no record of how it decoded: every seed runs
+        ("generate_until", 0, {"do_sample": False, "until": ["\n"]}, True),  # greedy
+        ("generate_until", 0, {"do_sample": True, "temperature": 0.7}, False),  # sampled
+        ("generate_until", 5, {"do_sample": False}, False),  # few-shot examples are drawn with the seed
     ],
 )
-def test_seed_invariance_is_read_from_lm_evals_record(output_type, shots, invariant):
-    assert is_seed_invariant(_results(output_type, shots), "arc_easy") is invariant
+def test_seed_invariance_is_read_from_lm_evals_record(output_type, shots, generation_kwargs, invariant):
+    assert is_seed_invariant(_results(output_type, shots, generation_kwargs), "arc_easy") is invariant
 
 
 def _computed_run(tmp_path, results):

@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "src" / "ll_hallucination_pipeli
 
 # Bottom to top.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("foundation", {"errors", "io", "stats", "step_clock", "devices", "environment", "gpu_assignment"}),
+    ("foundation", {"errors", "io", "stats", "abstention", "step_clock", "devices", "environment", "gpu_assignment"}),
     (
         "inputs: tasks, data, settings, results on disk",
         {"tasks", "config", "data", "results", "recipe", "sft_data", "pairing", "weights_hash"},
@@ -32,6 +32,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "score_cache",
             "checkpointing",
             "packed_attention",
+            "forward_layout",
         },
     ),
     ("work: scoring, evaluation, training", {"scoring", "evaluate", "smoke", "train"}),

@@ -8,13 +8,17 @@ import pandas as pd
 from ll_hallucination_pipeline.plots import SMALL_N_NOTE, tradeoff_figure, tradeoff_scatter
 
 
-def summary(small_n: bool, significant: bool = True) -> pd.DataFrame:
+TESTED = (("arc_easy", "acc", -0.02), ("truthfulqa_mc2", "acc", 0.03))
+
+
+def summary(small_n: bool, significant: bool = True, rows_of=TESTED) -> pd.DataFrame:
     rows = []
-    for task, delta in (("arc_easy", -0.02), ("truthfulqa_mc2", 0.03)):
+    for task, metric, delta in rows_of:
         rows.append(
             {
                 "adapter": "a_seed0",
                 "task": task,
+                "metric": metric,
                 "delta": delta,
                 "delta_ci_low": delta - 0.01,
                 "delta_ci_high": delta + 0.01,
@@ -50,3 +54,18 @@ def test_files_are_byte_identical_across_runs(tmp_path):
         tradeoff_scatter(summary(small_n=True), tmp_path / run / "f.png", tmp_path / run / "f.pdf")
     for name in ("f.png", "f.pdf"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_generation_tasks_plot_their_tested_metric_and_not_abstention():
+    rows = (
+        ("nq_open", "exact_match", -0.02),
+        ("nq_open", "abstained", 0.2),
+        ("truthfulqa_gen", "bleu_acc", 0.03),
+        ("truthfulqa_gen", "no_comment", 0.4),
+    )
+    fig = tradeoff_figure(summary(small_n=False, rows_of=rows))
+    (ax,) = fig.axes
+    (point,) = [line for line in ax.lines if line.get_marker() == "o"]
+    assert point.get_xydata().tolist() == [[-0.02, 0.03]]
+    assert "NQ-Open" in ax.get_xlabel() and "TruthfulQA generation" in ax.get_ylabel()
+    plt.close(fig)

@@ -22,6 +22,7 @@ with logged(snakemake.log[0], gpus=snakemake.resources.gpu):  # noqa: F821
             limit=sm.params.limit,
             draft=sm.params.limit is not None,
             num_fewshot=settings["num_fewshot"],
+            max_gen_toks=settings["max_gen_toks"],
         )
         for (task, seed), results in zip(runs, sm.output.results, strict=True)
     ]
