@@ -20,6 +20,8 @@ def write_subset(shared: Path, out_dir: Path, n_items: int, n_sft: int = 32) -> 
         ("arc_easy/test.jsonl", n_items),
         ("arc_challenge/test.jsonl", n_items),
         ("truthfulqa/mc_validation.jsonl", n_items),
+        ("truthfulqa/generation_validation.jsonl", n_items),
+        ("nq_open/validation.jsonl", n_items),
         ("alpaca/train.jsonl", n_sft),
     ):
         target = out_dir / rel
@@ -78,11 +80,12 @@ def write_config(workdir: Path, **sections: dict) -> Path:
     return path
 
 
-def run_lm_eval_hf(model_args: str, tasks: list[str], tasks_dir: Path, out_dir: Path) -> Path:
-    """Run plain `python -m lm_eval --model hf` (fp32, CPU) with our local task YAMLs; return its output dir."""
+def run_lm_eval_hf(model_args: str, tasks: list[str], tasks_dir: Path, out_dir: Path, *extra: str) -> Path:
+    """Run plain `python -m lm_eval --model hf` (fp32, CPU) with our local task YAMLs and ``extra`` arguments;
+    return its output dir."""
     cmd = [sys.executable, "-m", "lm_eval", "run", "--model", "hf", "--model_args", f"{model_args},dtype=float32"]
     cmd += ["--device", "cpu", "--batch_size", "4", "--tasks", ",".join(tasks), "--include_path", str(tasks_dir)]
-    cmd += ["--log_samples", "--output_path", str(out_dir)]
+    cmd += ["--log_samples", "--output_path", str(out_dir), *extra]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     return out_dir

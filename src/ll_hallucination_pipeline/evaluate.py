@@ -165,9 +165,11 @@ def run_evaluation(request: EvalRequest, lm: Any, *, metadata: dict[str, Any]) -
         os.replace(next(produced.rglob(f"samples_{request.task}_*.jsonl")), tmp / samples_name(request.task))
         after = lm.stats.as_dict()
         counts = {key: after[key] - before.get(key, 0) for key in after}
-        seconds = counts.pop("scoring_seconds")
+        seconds, generating = counts.pop("scoring_seconds"), counts.pop("generation_seconds")
         counts["scoring_seconds"] = round(seconds, 3)
         counts["tokens_per_second"] = round(counts["tokens_run"] / seconds) if seconds else None
+        counts["generation_seconds"] = round(generating, 3)
+        counts["decode_tokens_per_second"] = round(counts["generated_tokens"] / generating) if generating else None
         atomic_write_json(tmp / SCORING_NAME, {**counts, **lm.stats.gauges()})
         publish_files(tmp, out_dir, run_files(request.task))
     log.info(

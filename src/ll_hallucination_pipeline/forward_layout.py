@@ -14,6 +14,10 @@ if TYPE_CHECKING:
 # A prefix shared by a whole batch is run once, ahead of its rows, when it is at least this long
 # (TruthfulQA's six-question preamble); shorter ones are not worth a forward of their own.
 MIN_SHARED_PREFIX = 32
+# Attention kernels the scorer and generation let PyTorch choose from: all but cuDNN's, which builds a kernel
+# for every shape new to the process while their forwards bring one new shape after another; warm, it is no
+# faster than the memory-efficient kernel (bench/gpu_layers.py first; figures in bench/RESULTS.md).
+ATTENTION_KERNELS = ("FLASH_ATTENTION", "EFFICIENT_ATTENTION", "MATH")
 
 
 def tree_mask(segments: torch.Tensor, prefix: int, dtype: torch.dtype) -> torch.Tensor:

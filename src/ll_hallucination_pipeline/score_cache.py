@@ -15,6 +15,7 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from .io import atomic_write_text
 
@@ -25,32 +26,45 @@ log = logging.getLogger(__name__)
 class ScoreCache:
     """Loglikelihood results of one model, stored as shards under ``root/<fingerprint>/``."""
 
+    subdirectory = ""
+
     def __init__(self, root: str | Path, fingerprint: str) -> None:
-        self.directory = Path(root) / fingerprint
+        self.directory = Path(root) / fingerprint / self.subdirectory
         self.fingerprint = fingerprint
-        self._memory: dict[str, Score] = {}  # entries of the shards this process has read or written
+        self._memory: dict[str, Any] = {}  # entries of the shards this process has read or written
         self._shards_seen: set[str] = set()
         self._said_unreadable = False
 
-    def key(self, context: Sequence[int], continuation: Sequence[int]) -> str:
-        payload = json.dumps([self.fingerprint, list(context), list(continuation)])
+    def key(self, context: Sequence[int], continuation: Sequence[int] | str) -> str:
+        """The key of a request: a context's token ids and a continuation (token ids, or generation settings)."""
+        payload = json.dumps([self.fingerprint, list(context), continuation])
         return hashlib.sha256(payload.encode()).hexdigest()
 
-    def get_many(self, keys: Iterable[str]) -> dict[str, Score | None]:
+    @staticmethod
+    def _encode(value: Score) -> Any:
+        logprob, greedy = value
+        return [float(logprob), bool(greedy)]
+
+    @staticmethod
+    def _decode(raw: Any) -> Score:
+        logprob, greedy = raw
+        return float(logprob), bool(greedy)
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         """Each key's score, or None where no shard holds it (shards written since the last call are read first)."""
         self._read_new_shards()
         return {key: self._memory.get(key) for key in keys}
 
-    def put_many(self, items: Iterable[tuple[str, Score]]) -> None:
+    def put_many(self, items: Iterable[tuple[str, Any]]) -> None:
         """Store ``items`` as one shard."""
-        entries = {key: [float(logprob), bool(greedy)] for key, (logprob, greedy) in items}
+        entries = {key: self._encode(value) for key, value in items}
         if not entries:
             return
         text = json.dumps(entries, sort_keys=True)
         name = f"{hashlib.sha256(text.encode()).hexdigest()[:32]}.json"
         atomic_write_text(self.directory / name, text, durable=False)
         self._shards_seen.add(name)
-        self._memory.update({key: (logprob, greedy) for key, (logprob, greedy) in entries.items()})
+        self._memory.update({key: self._decode(raw) for key, raw in entries.items()})
 
     def _read_new_shards(self) -> None:
         if not self.directory.is_dir():
@@ -61,7 +75,7 @@ class ScoreCache:
             self._shards_seen.add(shard.name)
             try:
                 entries = json.loads(shard.read_text())
-                scores = {key: (float(logprob), bool(greedy)) for key, (logprob, greedy) in entries.items()}
+                scores = {key: self._decode(raw) for key, raw in entries.items()}
             except (ValueError, TypeError, AttributeError, OSError):  # empty, truncated or foreign: recomputed
                 if not self._said_unreadable:
                     log.warning("unreadable score-cache shards are skipped (first: %s)", shard)
@@ -69,3 +83,20 @@ class ScoreCache:
                 continue
             for key, score in scores.items():
                 self._memory.setdefault(key, score)
+
+
+class GenerationCache(ScoreCache):
+    """Greedy generations of one model (token ids, keyed by context and generation settings), stored as shards
+    under ``root/<fingerprint>/generations/``."""
+
+    subdirectory = "generations"
+
+    @staticmethod
+    def _encode(value: list[int]) -> Any:
+        return [int(token) for token in value]
+
+    @staticmethod
+    def _decode(raw: Any) -> list[int]:
+        if not isinstance(raw, list):
+            raise TypeError("a generation is a list of token ids")
+        return [int(token) for token in raw]

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 from lm_eval.models.huggingface import HFLM
 from lm_eval.models.utils import _add_special_kwargs, has_bos_prefix
 
-from .forward_layout import MIN_SHARED_PREFIX, PrefixCache, common_prefix, pad_rows, tree_mask
-from .score_cache import Score, ScoreCache
+from .forward_layout import ATTENTION_KERNELS, MIN_SHARED_PREFIX, PrefixCache, common_prefix, pad_rows, tree_mask
+from .generation import GenerationStats, GreedyGenerator
+from .score_cache import GenerationCache, Score, ScoreCache
 from .token_budget import TokenBudget, TokenBudgetSetting
 
 if TYPE_CHECKING:
@@ -42,9 +43,16 @@ class ScoringStats:
     largest_token_budget: int = 0
     peak_gpu_bytes: int = 0
     scoring_seconds: float = 0.0  # wall time of the forward passes and everything around them
+    generation: GenerationStats = field(default_factory=GenerationStats)
 
     def as_dict(self) -> dict[str, Any]:
+        g = self.generation
         return {
+            "generated_sequences": g.sequences,
+            "prefill_tokens": g.prefill_tokens,
+            "generated_tokens": g.generated_tokens,
+            "decode_steps": g.decode_steps,
+            "generation_seconds": g.generation_seconds,
             "requests": self.requests,
             "cache_hits": self.cache_hits,
             "scored": self.scored,
@@ -87,10 +95,6 @@ def _group_by_context(pairs: Sequence[Pair]) -> list[_Group]:
 # Once a forward holds a quarter of the token budget, a row shorter than this fraction of its widest
 # starts the next one: padding stays small, and forwards (each with a fixed cost) stay few.
 MIN_ROW_FILL = 0.9
-# Attention kernels the scorer lets PyTorch choose from: all but cuDNN's, which builds a kernel for every
-# shape new to the process while a scorer's forwards bring one new shape after another; warm, it is no
-# faster than the memory-efficient kernel (bench/gpu_layers.py first; figures in bench/RESULTS.md).
-ATTENTION_KERNELS = ("FLASH_ATTENTION", "EFFICIENT_ATTENTION", "MATH")
 
 
 def _next_batch_size(groups: list[_Group], start: int, token_budget: int) -> int:
@@ -167,6 +171,16 @@ class SharedPrefixLM(HFLM):
         self.stats = ScoringStats()
         self._encoded: dict[str, list[int]] = {}
         self._prefix = PrefixCache()
+        self._generator: GreedyGenerator | None = None
+
+    def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> list[str]:
+        """Greedy answers batched on the loaded model (:class:`~.generation.GreedyGenerator`, cached per model);
+        requests that are not plain greedy decoding go through HFLM's own ``generate_until``."""
+        if self._generator is None:
+            cache = GenerationCache(self.score_cache.directory.parent, self.score_cache.fingerprint)
+            self._generator = GreedyGenerator(self, cache, self.stats.generation)
+        answers = self._generator.generate_until(requests)
+        return answers if answers is not None else super().generate_until(requests, disable_tqdm=True)
 
     def loglikelihood(self, requests: list[Any], disable_tqdm: bool = False) -> list[Score]:
         """HFLM's, with every string it will tokenize encoded beforehand: each distinct one once (a context

@@ -35,7 +35,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "forward_layout",
         },
     ),
-    ("work: scoring, evaluation, training", {"scoring", "evaluate", "smoke", "train"}),
+    ("work: scoring, generation, evaluation, training", {"generation", "scoring", "evaluate", "smoke", "train"}),
     ("analysis: tables, documents, figures", {"summary", "analysis", "front_page", "exports", "plots"}),
     ("entry points for Snakemake", {"pipeline_steps", "snakemake_glue"}),
 ]

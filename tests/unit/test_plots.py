@@ -7,7 +7,6 @@ import pandas as pd
 
 from ll_hallucination_pipeline.plots import SMALL_N_NOTE, tradeoff_figure, tradeoff_scatter
 
-
 TESTED = (("arc_easy", "acc", -0.02), ("truthfulqa_mc2", "acc", 0.03))
 
 

@@ -1,0 +1,442 @@
+"""Batched greedy generation on a loaded causal LM, as lm-eval's ``generate_until`` asks for it.
+
+Each batch of prompts runs as follows:
+
+- a prefix every prompt of the batch opens with (``truthfulqa_gen``'s six-question primer) runs once, and its
+  key/value cache serves every row;
+- each prompt's own tokens are prefilled in one forward, rows right-padded, every row at its own positions under
+  an attention mask, so a row sees exactly what it would see alone;
+- then one token per row per step, chosen by argmax. Whether a row has stopped (an end-of-sequence token, or a
+  stop sequence inside its last token or across its last two) is computed on the device every step, with no copy
+  to the host. Every ``check_every`` steps the flagged rows are confirmed on the host (their text really holds a
+  stop sequence) and leave the batch, their key/value cache rows dropped.
+
+A stop sequence spread over three or more tokens is never flagged on the device. Its row then runs on to
+``max_new_tokens``: the text is the same, because the caller cuts it at the first stop sequence as lm-eval does;
+only the time differs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .forward_layout import ATTENTION_KERNELS, MIN_SHARED_PREFIX, PrefixCache, common_prefix, pad_rows, tree_mask
+from .score_cache import GenerationCache
+
+if TYPE_CHECKING:
+    import torch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StopTables:
+    """Per vocabulary token, on the device: whether it ends a row by itself (an end-of-sequence id, or its text
+    holds a stop sequence), and bit sets for stop sequences split over two tokens: bit ``b`` of ``tail[t]`` says
+    t's text ends with the first part of split ``b``, bit ``b`` of ``head[t]`` that it starts with the second part.
+    """
+
+    ends: torch.Tensor
+    tail: torch.Tensor
+    head: torch.Tensor
+
+    @classmethod
+    def build(
+        cls, token_texts: Sequence[str], stops: Sequence[str], eos_ids: Sequence[int], vocab: int, device: Any
+    ) -> StopTables:
+        """Tables for ``stops`` over a vocabulary of ``vocab`` ids whose first ``len(token_texts)`` decode alone
+        to ``token_texts``."""
+        import torch
+
+        stops = [s for s in stops if s]
+        splits = [(s[:k], s[k:]) for s in stops for k in range(1, len(s))][:63]  # bits of an int64
+        ends = torch.zeros(vocab, dtype=torch.bool)
+        tail = torch.zeros(vocab, dtype=torch.long)
+        head = torch.zeros(vocab, dtype=torch.long)
+        for token, text in enumerate(token_texts):
+            if any(stop in text for stop in stops):
+                ends[token] = True
+            for bit, (first, second) in enumerate(splits):
+                if text.endswith(first):
+                    tail[token] |= 1 << bit
+                if text.startswith(second):
+                    head[token] |= 1 << bit
+        ends[[i for i in eos_ids if 0 <= i < vocab]] = True
+        return cls(ends.to(device), tail.to(device), head.to(device))
+
+    def stopped(self, previous: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
+        """Rows whose new token ``current`` (after ``previous``, -1 for none) ends them."""
+        spans = (self.tail[previous.clamp(min=0)] & self.head[current]) != 0
+        return self.ends[current] | (spans & (previous >= 0))
+
+
+@dataclass
+class GenerationStats:
+    """What generation cost: sequences, prefill and generated tokens, forward passes, seconds."""
+
+    sequences: int = 0
+    prefill_tokens: int = 0
+    generated_tokens: int = 0
+    decode_steps: int = 0
+    generation_seconds: float = 0.0
+
+
+def _mask_from_valid(valid: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Additive mask ``[rows, 1, 1, keys]`` letting each row's next token see its valid keys only."""
+    import torch
+
+    mask = torch.zeros(valid.shape, dtype=dtype, device=valid.device)
+    return mask.masked_fill_(~valid, torch.finfo(dtype).min)[:, None, None, :]
+
+
+def _cache_tensors(cache: Any) -> list[tuple[Any, str]]:
+    return [(layer, name) for layer in cache.layers for name in ("keys", "values")]
+
+
+@dataclass
+class _Rows:
+    """The rows decoding together: their key/value cache, which of its columns each row may attend to, the next
+    position, last token and stop flag of each row, and the prompt each row answers."""
+
+    cache: Any
+    valid: torch.Tensor  # [rows, columns] bool
+    positions: torch.Tensor
+    token: torch.Tensor
+    flagged: torch.Tensor
+    owners: list[int]
+
+    def keep(self, index: torch.Tensor, kept: list[int]) -> None:
+        """Keep rows ``index`` and drop the columns no kept row attends to."""
+        self.valid, self.positions = self.valid[index], self.positions[index]
+        self.token, self.flagged = self.token[index], self.flagged[index]
+        self.owners = [self.owners[k] for k in kept]
+        columns = self.valid.any(0).nonzero()[:, 0]
+        self.valid = self.valid[:, columns]
+        for layer, name in _cache_tensors(self.cache):
+            setattr(layer, name, getattr(layer, name)[index][:, :, columns])
+
+    def join(self, other: _Rows) -> None:
+        """Add ``other``'s rows, the shorter side padded with columns nobody attends to."""
+        import torch
+
+        width = max(self.valid.shape[1], other.valid.shape[1])
+        for rows in (self, other):
+            extra = width - rows.valid.shape[1]
+            if extra:
+                rows.valid = torch.cat([rows.valid, rows.valid.new_zeros((rows.valid.shape[0], extra))], dim=1)
+                for layer, name in _cache_tensors(rows.cache):
+                    tensor = getattr(layer, name)
+                    pad = tensor.new_zeros((*tensor.shape[:2], extra, tensor.shape[3]))
+                    setattr(layer, name, torch.cat([tensor, pad], dim=2))
+        for (layer, name), (new, _) in zip(_cache_tensors(self.cache), _cache_tensors(other.cache), strict=True):
+            setattr(layer, name, torch.cat([getattr(layer, name), getattr(new, name)], dim=0))
+        self.valid = torch.cat([self.valid, other.valid])
+        self.positions = torch.cat([self.positions, other.positions])
+        self.token = torch.cat([self.token, other.token])
+        self.flagged = torch.cat([self.flagged, other.flagged])
+        self.owners += other.owners
+
+
+def _prefill(
+    decoder: Any, head: Any, prompts: Sequence[Sequence[int]], owners: list[int], prefix: tuple, tables: StopTables
+) -> _Rows:
+    """Run ``prompts`` after their shared prefix (``(tokens, cache for these rows)``); their first answer tokens."""
+    import torch
+
+    device = head.weight.device
+    dtype = decoder.get_input_embeddings().weight.dtype
+    shared, cache = prefix
+    start = len(shared)
+    rest = [list(p[start:]) for p in prompts]
+    segments = pad_rows([[0] * len(r) for r in rest], device, fill=-1)
+    out = decoder(
+        input_ids=pad_rows(rest, device),
+        position_ids=pad_rows([list(range(start, len(p))) for p in prompts], device),
+        attention_mask=tree_mask(segments, start, dtype),
+        past_key_values=cache,
+        use_cache=True,
+    )
+    last = torch.tensor([len(r) - 1 for r in rest], device=device)
+    token = head(out.last_hidden_state[torch.arange(len(prompts), device=device), last]).argmax(-1)
+    valid = torch.cat([torch.ones((len(prompts), start), dtype=torch.bool, device=device), segments >= 0], dim=1)
+    positions = torch.tensor([len(p) for p in prompts], device=device)
+    flagged = tables.stopped(torch.full_like(token, -1), token)
+    return _Rows(out.past_key_values, valid, positions, token, flagged, list(owners))
+
+
+def greedy_generate(
+    decoder: Any,
+    head: Any,
+    prompts: Sequence[Sequence[int]],
+    *,
+    prefix_for: Callable[[int], tuple],
+    rows: int,
+    max_new_tokens: int,
+    tables: StopTables,
+    confirm: Callable[[list[int]], bool],
+    stats: GenerationStats,
+    answers: dict[int, list[int]],
+    check_every: int = 8,
+) -> None:
+    """Greedy continuations of ``prompts`` (token ids), at most ``max_new_tokens`` each, into ``answers`` (prompt
+    index -> tokens), decoding up to ``rows`` rows at a time.
+
+    ``prefix_for(n)``: the tokens every prompt opens with and their key/value cache for ``n`` rows (or
+    ``((), None)``). ``confirm(tokens)``: whether a row flagged by ``tables`` has really stopped. Every
+    ``check_every`` steps finished rows leave and waiting prompts take their places (continuous batching), so the
+    rows stay full while answers of very different lengths finish. An answer may run a few tokens past its stop:
+    the caller cuts its text at the first stop sequence, as lm-eval does.
+    """
+    import torch
+
+    dtype = decoder.get_input_embeddings().weight.dtype
+    waiting = [n for n in range(len(prompts)) if n not in answers]
+    generated: dict[int, list[int]] = {}
+    active: _Rows | None = None
+    steps: list[torch.Tensor] = []
+    while waiting or active is not None:
+        if active is not None:
+            _retire(active, steps, generated, answers, confirm, max_new_tokens)
+            steps = []
+        free = rows - (len(active.owners) if active else 0)
+        if waiting and free >= max(1, rows // 4):
+            admitted, waiting = waiting[:free], waiting[free:]
+            prefix = prefix_for(len(admitted))
+            fresh = _prefill(decoder, head, [prompts[n] for n in admitted], admitted, prefix, tables)
+            stats.prefill_tokens += sum(len(prompts[n]) - len(prefix[0]) for n in admitted)
+            generated.update({n: [] for n in admitted})
+            steps_fresh = fresh.token[:, None]
+            if active is None or not active.owners:
+                active, steps = fresh, [steps_fresh]
+            else:
+                _flush(active, steps, generated)
+                active.join(fresh)
+                for n, token in zip(admitted, steps_fresh[:, 0].tolist(), strict=True):
+                    generated[n].append(token)
+                steps = []
+        if active is None or not active.owners:
+            active = None
+            continue
+        for _ in range(check_every):
+            active.valid = torch.cat([active.valid, active.valid.new_ones((len(active.owners), 1))], dim=1)
+            out = decoder(
+                input_ids=active.token[:, None],
+                position_ids=active.positions[:, None],
+                attention_mask=_mask_from_valid(active.valid, dtype),
+                past_key_values=active.cache,
+                use_cache=True,
+            )
+            active.cache = out.past_key_values
+            previous, active.token = active.token, head(out.last_hidden_state[:, -1]).argmax(-1)
+            active.flagged |= tables.stopped(previous, active.token)
+            active.positions = active.positions + 1
+            steps.append(active.token[:, None])
+            stats.decode_steps += 1
+            stats.generated_tokens += len(active.owners)
+    stats.sequences += len(generated)
+
+
+def _flush(active: _Rows, steps: list[torch.Tensor], generated: dict[int, list[int]]) -> None:
+    """Append the tokens of ``steps`` to each active row's answer (one copy to the host)."""
+    import torch
+
+    if steps:
+        for owner, tokens in zip(active.owners, torch.cat(steps, dim=1).tolist(), strict=True):
+            generated[owner].extend(tokens)
+
+
+def _retire(
+    active: _Rows,
+    steps: list[torch.Tensor],
+    generated: dict[int, list[int]],
+    answers: dict[int, list[int]],
+    confirm: Callable[[list[int]], bool],
+    max_new_tokens: int,
+) -> None:
+    """Move the rows that stopped (confirmed on the host) or reached ``max_new_tokens`` into ``answers``."""
+    import torch
+
+    _flush(active, steps, generated)
+    flagged = active.flagged.tolist()
+    kept = []
+    for row, owner in enumerate(active.owners):
+        tokens = generated[owner]
+        if len(tokens) >= max_new_tokens or (flagged[row] and confirm(tokens)):
+            answers[owner] = tokens[:max_new_tokens]
+        else:
+            kept.append(row)
+    if len(kept) < len(active.owners):
+        active.keep(torch.tensor(kept, dtype=torch.long, device=active.token.device), kept)
+
+
+# Generation settings a model's own generation_config may carry that change which token greedy decoding picks;
+# where one is set, lm-eval's own path (transformers' ``generate``) runs instead of :func:`greedy_batch`.
+_LOGITS_CHANGING = (
+    "repetition_penalty",
+    "encoder_repetition_penalty",
+    "no_repeat_ngram_size",
+    "bad_words_ids",
+    "suppress_tokens",
+    "begin_suppress_tokens",
+    "min_length",
+    "min_new_tokens",
+    "forced_bos_token_id",
+    "forced_eos_token_id",
+    "sequence_bias",
+)
+_NEUTRAL = (None, 0, 1.0, [], {})
+
+
+def logits_changing_settings(generation_config: Any, request_kwargs: dict[str, Any]) -> list[str]:
+    """What would make transformers' greedy ``generate`` pick other tokens than a plain argmax: a sampled
+    request, request settings beyond ``do_sample``/``temperature``, or a processor in the model's config."""
+    found = [f"do_sample={request_kwargs.get('do_sample')}"] if request_kwargs.get("do_sample") is not False else []
+    found += [f"{key}={value}" for key, value in request_kwargs.items() if key not in ("do_sample", "temperature")]
+    for name in _LOGITS_CHANGING:
+        value = getattr(generation_config, name, None)
+        if value not in _NEUTRAL and not (name == "min_length" and value == 0):
+            found.append(f"generation_config.{name}={value}")
+    return found
+
+
+def rows_within_budget(prompt_length: int, token_budget: int, max_new_tokens: int) -> int:
+    """Rows of a batch whose longest prompt has ``prompt_length`` tokens: as many as keep rows x (prompt + answer),
+    the key/value cache the batch holds at its end, within ``token_budget``; at least one.
+
+    >>> rows_within_budget(100, token_budget=1000, max_new_tokens=150), rows_within_budget(900, 1000, 256)
+    (4, 1)
+    """
+    return max(1, token_budget // (prompt_length + max_new_tokens))
+
+
+class GreedyGenerator:
+    """lm-eval's ``generate_until`` for greedy requests on a loaded model, batched by :func:`greedy_batch`.
+
+    ``lm``: the scorer (:class:`~.scoring.SharedPrefixLM`, an ``HFLM``): its tokenizer and tokenization choices,
+    ``max_length``, ``max_gen_toks``, token budget, prefix cache and statistics. ``cache``: generations of this
+    model by prompt and settings. Requests are handled as HFLM handles them: lm-eval's generation settings,
+    its stop sequences plus the end-of-text token, prompts left-truncated to leave room for the answer, the text
+    decoded without special tokens and cut at the first stop sequence.
+    """
+
+    def __init__(self, lm: Any, cache: GenerationCache, stats: GenerationStats) -> None:
+        self.lm = lm
+        self.cache = cache
+        self.stats = stats
+
+    def generate_until(self, requests: Sequence[Any]) -> list[str] | None:
+        """Each request's answer, or ``None`` where a request is not plain greedy decoding (lm-eval's own
+        generation path must run them: see :func:`logits_changing_settings`)."""
+        from lm_eval.models.utils import handle_stop_sequences, normalize_gen_kwargs, postprocess_generated_text
+
+        lm = self.lm
+        eos_text = lm.tok_decode(lm.eot_token_id, skip_special_tokens=False)
+        groups: dict[str, list[int]] = {}
+        for index, request in enumerate(requests):
+            groups.setdefault(json.dumps(request.args[1], sort_keys=True, default=str), []).append(index)
+        answers: list[str] = [""] * len(requests)
+        for indices in groups.values():
+            kwargs = normalize_gen_kwargs(requests[indices[0]].args[1], lm.max_gen_toks)
+            until = handle_stop_sequences(kwargs.pop("until", None), eos=eos_text)
+            max_new = kwargs.pop("max_gen_toks")
+            unusual = logits_changing_settings(lm.model.generation_config, kwargs)
+            if unusual or lm.think_end_token is not None:
+                log.warning("lm-eval's own generation runs: %s", ", ".join(unusual) or "think_end_token")
+                return None
+            prompts = self._encode([requests[i].args[0] for i in indices], lm.max_length - max_new)
+            tokens = self._cached_or_generated(prompts, until, max_new)
+            for index, answer in zip(indices, tokens, strict=True):
+                text = lm.tok_decode(answer[: self._text_end(answer)])
+                answers[index] = postprocess_generated_text(text, until, None)
+        return answers
+
+    def _eos_ids(self) -> set[int]:
+        """Tokens that end a row: the model's end-of-sequence ids (transformers stops there) and lm-eval's
+        end-of-text token (its text is one of lm-eval's stop sequences)."""
+        configured = self.lm.model.generation_config.eos_token_id
+        ids = configured if isinstance(configured, list) else [configured] if configured is not None else []
+        return {*ids, self.lm.eot_token_id}
+
+    def _text_end(self, answer: list[int]) -> int:
+        eos = self._eos_ids()
+        return next((n for n, token in enumerate(answer) if token in eos), len(answer))
+
+    def _encode(self, contexts: list[str], keep: int) -> list[tuple[int, ...]]:
+        """Token ids of each context as HFLM's ``tok_batch_encode`` makes them, left-truncated to ``keep``."""
+        from lm_eval.models.utils import has_bos_prefix
+
+        lm = self.lm
+        out = []
+        for context in contexts:
+            options = {}
+            if has_bos_prefix(context, getattr(lm.tokenizer, "bos_token", None)):
+                options = {"add_special_tokens": False}
+            elif lm.add_bos_token is not None:
+                options = {"add_special_tokens": lm.add_bos_token}
+            out.append(tuple(lm.tokenizer(context, **options)["input_ids"][-keep:]))
+        return out
+
+    def _cached_or_generated(self, prompts: list[tuple[int, ...]], until: list[str], max_new: int) -> list[list[int]]:
+        settings = json.dumps({"until": until, "max_gen_toks": max_new, "decoding": "greedy"}, sort_keys=True)
+        keys = {prompt: self.cache.key(prompt, settings) for prompt in set(prompts)}
+        found = self.cache.get_many(keys.values())
+        missing = sorted({p for p in prompts if found[keys[p]] is None}, key=lambda p: (-len(p), p))
+        if missing:
+            started = time.perf_counter()
+            fresh = self._generate(missing, until, max_new)
+            self.stats.generation_seconds += time.perf_counter() - started
+            self.cache.put_many((keys[prompt], answer) for prompt, answer in fresh.items())
+            found.update({keys[prompt]: answer for prompt, answer in fresh.items()})
+        return [found[keys[prompt]] for prompt in prompts]
+
+    def _generate(self, prompts: list[tuple[int, ...]], until: list[str], max_new: int) -> dict[tuple, list[int]]:
+        """Greedy answers of ``prompts`` (longest first), as many rows at a time as the token budget holds; after an
+        out-of-memory error the unfinished ones run again at half the budget."""
+        import torch
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        lm = self.lm
+        decoder, head = lm._decoder_and_head()
+        eos = self._eos_ids()
+        texts = lm.tokenizer.batch_decode([[i] for i in range(len(lm.tokenizer))])
+        tables = StopTables.build(texts, until, sorted(eos), head.weight.shape[0], lm.device)
+        stops = [s for s in until if s]
+
+        def confirm(tokens: list[int]) -> bool:
+            return any(t in eos for t in tokens) or any(s in lm.tok_decode(tokens) for s in stops)
+
+        shared = common_prefix(prompts) if len(prompts) > 1 else ()
+        shared = shared if len(shared) >= MIN_SHARED_PREFIX else ()
+
+        def prefix_for(rows: int) -> tuple:
+            cache, ran = lm._prefix.for_rows(decoder, shared, rows, lm.device) if shared else (None, 0)
+            self.stats.prefill_tokens += ran
+            return shared, cache
+
+        answers: dict[int, list[int]] = {}
+        with torch.inference_mode(), sdpa_kernel([getattr(SDPBackend, name) for name in ATTENTION_KERNELS]):
+            while len(answers) < len(prompts):
+                rows = rows_within_budget(len(prompts[0]), lm.token_budget.current, max_new)
+                try:
+                    greedy_generate(
+                        decoder,
+                        head,
+                        prompts,
+                        prefix_for=prefix_for,
+                        rows=rows,
+                        max_new_tokens=max_new,
+                        tables=tables,
+                        confirm=confirm,
+                        stats=self.stats,
+                        answers=answers,
+                    )
+                except torch.cuda.OutOfMemoryError:
+                    lm.token_budget.halve()  # the answers finished so far are kept
+                    torch.cuda.empty_cache()
+        lm._prefix = PrefixCache()  # its memory back
+        return {prompt: answers[n] for n, prompt in enumerate(prompts)}
