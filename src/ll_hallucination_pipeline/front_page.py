@@ -43,6 +43,18 @@ def _change(row: pd.Series, s: StatsSettings) -> str:
     return sentence
 
 
+def _more_declines(rows: pd.DataFrame) -> list[str]:
+    """A warning per task whose answers significantly more often decline after fine-tuning (abstention rose)."""
+    warnings = []
+    for _, row in rows.iterrows():
+        if row["metric"] in get_task(row["task"]).derived and row["delta"] > 0 and row["significant"]:
+            warnings.append(
+                f"**{get_task(row['task']).label}: more answers decline after fine-tuning.** A gain in its "
+                "truthfulness may be refusals rather than truer answers; read it beside this share."
+            )
+    return warnings
+
+
 def _headline(tests: pd.DataFrame, s: StatsSettings) -> list[str]:
     lines = []
     for level, rows in tests.groupby("level", sort=False):
@@ -58,6 +70,7 @@ def _headline(tests: pd.DataFrame, s: StatsSettings) -> list[str]:
             lines += [f"- **{adapter}**", ""]
             ordered = adapter_rows.sort_values("task", kind="stable")
             lines += [f"  - {_change(row, s)}" for _, row in ordered.iterrows()]
+            lines += [f"  - {warning}" for warning in _more_declines(ordered)]
             lines.append("")
     return lines
 

@@ -39,3 +39,19 @@ def test_seeds_that_differ_are_called_replicates(runs):
     intervals["identical_to_seed"] = ""
     text = front_page("m", pd.DataFrame(), [intervals], settings)
     assert "No adapter was evaluated" in text and "they are replicates" in text
+
+
+def test_a_significant_rise_in_declining_answers_is_called_out():
+    from ll_hallucination_pipeline.front_page import _more_declines
+
+    rows = pd.DataFrame(
+        [
+            {"task": "truthfulqa_gen", "metric": "bleu_acc", "delta": 0.10, "significant": True},
+            {"task": "truthfulqa_gen", "metric": "no_comment", "delta": 0.25, "significant": True},
+            {"task": "nq_open", "metric": "abstained", "delta": 0.25, "significant": False},
+            {"task": "nq_open", "metric": "exact_match", "delta": -0.05, "significant": True},
+        ]
+    )
+    (warning,) = _more_declines(rows)
+    assert warning.startswith("**TruthfulQA generation: more answers decline after fine-tuning.**")
+    assert _more_declines(rows.assign(delta=-0.25)) == []  # fewer refusals: nothing to warn about
