@@ -52,3 +52,14 @@ def test_a_key_given_twice_is_refused(tmp_path):
         check_config_files([path])
     path.write_text("eval:\n  seeds: [0]\n")
     check_config_files([path, tmp_path / "absent.yaml"])
+
+
+@pytest.mark.parametrize("value", [0, -5, 100_000])
+def test_a_generation_length_out_of_range_is_one_line(value):
+    with pytest.raises(PipelineInputError, match=rf"config.yaml: eval.max_gen_toks={value} is invalid; "):
+        check_config({"eval": {"tasks": ["nq_open"], "max_gen_toks": value}})
+
+
+def test_generation_tasks_are_known_with_lm_evals_default_length():
+    config = check_config({"eval": {"tasks": ["truthfulqa_gen", "nq_open"]}})
+    assert config["eval"]["max_gen_toks"] == 256

@@ -90,3 +90,23 @@ def test_records_whose_meaning_is_wrong_are_refused(tiny_data, tmp_path, name, l
     with pytest.raises(PipelineInputError, match=message):
         prepare_dataset(name, tmp_path / "d.jsonl", tmp_path / "m.json", source=bad)
     assert not (tmp_path / "d.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "record", "message"),
+    [
+        ("nq_open", {"question": "who wrote it"}, "lacks field 'answer' of type list"),
+        ("nq_open", {"question": "who wrote it", "answer": []}, "answer must be a non-empty list"),
+        ("truthfulqa_gen", {"question": "q?", "correct_answers": ["a"]}, "lacks field 'incorrect_answers'"),
+        (
+            "truthfulqa_gen",
+            {"question": "q?", "correct_answers": ["a"], "incorrect_answers": []},
+            "incorrect_answers must be a non-empty list of texts",
+        ),
+    ],
+)
+def test_a_generation_record_without_its_fields_is_one_line(name, record, message):
+    from ll_hallucination_pipeline.data import check_records
+
+    with pytest.raises(PipelineInputError, match=f"f.jsonl: record 1.*{message}"):
+        check_records(name, [record], "f.jsonl")
