@@ -1,0 +1,61 @@
+"""The generation track through the real DAG: TruthfulQA generation and NQ-Open before and after the tiny adapter,
+generations kept per item, deltas and paired tests (abstention among them), the figure's knowledge x truthfulness
+panel, the front page and the qualitative dumps."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ll_hallucination_pipeline.data import read_jsonl
+from tests.helpers import run_snakemake, write_config
+
+pytestmark = pytest.mark.slow
+GENERATION_TASKS = ["truthfulqa_gen", "nq_open"]
+
+
+def test_generation_tasks_before_and_after_an_adapter(baseline_workdir: Path, tiny_data: Path, tmp_path: Path):
+    adapter = baseline_workdir / "adapters/tiny_seed0"
+    write_config(
+        tmp_path,
+        data={"source": "local", "local_dir": str(tiny_data)},
+        eval={"tasks": GENERATION_TASKS, "seeds": [0, 1], "max_gen_toks": 32},
+        qlora={"recipes": []},
+        stats={"bootstrap_iterations": 200},
+    )
+    env = {"MODEL_PATH": str(baseline_workdir / "models/smollm2-135m-instruct"), "LORA_ADAPTER_PATH": str(adapter)}
+    done = run_snakemake(tmp_path, "all", "--cores", "all", "--resources", "gpu=1", env=env)
+    assert done.returncode == 0, done.stdout[-4000:]
+
+    for task in GENERATION_TASKS:
+        for stage in ("baseline", "postqlora/external-tiny_seed0"):
+            run = tmp_path / f"evals/{stage}/{task}_seed0_full"
+            results = json.loads((run / "results.json").read_text())
+            assert results["configs"][task]["generation_kwargs"]["max_gen_toks"] == 32
+            samples = read_jsonl(run / f"samples_{task}.jsonl")
+            assert len(samples) == 6 and all(isinstance(row["resps"][0][0], str) for row in samples)
+            assert json.loads((run / "scoring.json").read_text())["generated_sequences"] == 6
+            repeat = json.loads((tmp_path / f"evals/{stage}/{task}_seed1_full/results.json").read_text())
+            assert repeat["pipeline"]["seed_invariant"] == "0-shot greedy generation"
+    deltas = pd.read_csv(tmp_path / "evals/compare/deltas.csv")
+    assert {"bleu_acc", "rougeL_diff", "no_comment"} <= set(deltas.query("task == 'truthfulqa_gen'")["metric"])
+    assert set(deltas.query("task == 'nq_open'")["metric"]) == {"exact_match", "abstained"}
+    tests = pd.read_csv(tmp_path / "evals/compare/paired_tests.csv")
+    assert sorted(zip(tests["task"], tests["metric"], strict=True)) == [
+        ("nq_open", "abstained"),
+        ("nq_open", "exact_match"),
+        ("truthfulqa_gen", "bleu_acc"),
+        ("truthfulqa_gen", "no_comment"),
+    ]
+    assert set(tests["test"]) == {"McNemar exact (statsmodels)"}  # every tested metric is 0/1 per item
+    front_page = (tmp_path / "docs/report_front_page.rst").read_text()
+    assert "NQ-Open share of empty or declining answers" in front_page
+    assert "TruthfulQA generation share of answers 'I have no comment.'" in front_page
+    qualitative = (tmp_path / "docs/qualitative_pre.md").read_text() + (
+        tmp_path / "docs/qualitative_post.md"
+    ).read_text()
+    assert "### truthfulqa_gen" in qualitative and "### nq_open" in qualitative
+    assert (tmp_path / "docs/figures/tradeoff_scatter.png").stat().st_size > 0
