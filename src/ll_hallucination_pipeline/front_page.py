@@ -85,7 +85,7 @@ def _seeds(intervals: pd.DataFrame) -> list[str]:
     elif len(repeated) == len(intervals) - len(intervals.drop_duplicates(["adapter", "task", "metric"])):
         text = (
             f"Eval seeds {', '.join(map(str, seeds))} gave identical per-item values for every model and task "
-            "(0-shot log-likelihood scoring does not use the seed): they are one measurement, not "
+            "(0-shot log-likelihood scoring and greedy generation do not use the seed): they are one measurement, not "
             f"{len(seeds)} replicates, and no interval here counts them as such."
         )
     else:
