@@ -32,6 +32,19 @@ def write_subset(shared: Path, out_dir: Path, n_items: int, n_sft: int = 32) -> 
     return out_dir
 
 
+def prepare_task_data(tasks: list[str], local_dir: Path, out: Path) -> dict[str, Path]:
+    """Each task's data file prepared from ``local_dir`` (the shared layout) into ``out``, as prepare_data does."""
+    from ll_hallucination_pipeline.data import local_source, prepare_dataset
+    from ll_hallucination_pipeline.tasks import get_task
+
+    files = {}
+    for task in tasks:
+        data = get_task(task).data
+        files[task] = out / f"{data}.jsonl"
+        prepare_dataset(data, files[task], out / f"{data}.json", source=local_source(data, local_dir))
+    return files
+
+
 def write_run(root: Path, task: str, seed: int, values: list[float], adapter: str | None = None, **meta) -> str:
     """A minimal evaluation directory in lm-eval's schema (the fields the summaries and analysis read)."""
     import numpy as np

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from ll_hallucination_pipeline.data import local_source, prepare_dataset, read_jsonl
+from ll_hallucination_pipeline.data import read_jsonl
 from ll_hallucination_pipeline.evaluate import EvalRequest, build_lm, run_evaluation, samples_name, task_yaml
 from ll_hallucination_pipeline.quantization import QuantizationSettings
 from ll_hallucination_pipeline.tasks import get_task
-from tests.helpers import run_lm_eval_hf
+from tests.helpers import prepare_task_data, run_lm_eval_hf
 
 pytestmark = pytest.mark.slow
 
@@ -23,13 +23,7 @@ MAX_GEN_TOKS = 48
 
 @pytest.fixture(scope="module")
 def data_files(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("gen_data")
-    files = {}
-    for task in TASKS:
-        data = get_task(task).data
-        files[task] = out / f"{data}.jsonl"
-        prepare_dataset(data, files[task], out / f"{data}.json", source=local_source(data, tiny_data))
-    return files
+    return prepare_task_data(TASKS, tiny_data, tmp_path_factory.mktemp("gen_data"))
 
 
 def _answers(samples_file: Path) -> dict[int, tuple[str, str]]:

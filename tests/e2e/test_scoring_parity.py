@@ -7,12 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from ll_hallucination_pipeline.data import local_source, prepare_dataset
 from ll_hallucination_pipeline.evaluate import EvalRequest, build_lm, run_evaluation, samples_name, task_yaml
 from ll_hallucination_pipeline.quantization import QuantizationSettings
 from ll_hallucination_pipeline.results import per_request_loglikelihoods
-from ll_hallucination_pipeline.tasks import get_task
-from tests.helpers import run_lm_eval_hf
+from tests.helpers import prepare_task_data, run_lm_eval_hf
 
 pytestmark = pytest.mark.slow
 
@@ -22,13 +20,7 @@ FP32 = QuantizationSettings(mode="none", compute_dtype="float32", cpu_compute_dt
 
 @pytest.fixture(scope="module")
 def data_files(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("data")
-    files = {}
-    for task in TASKS:
-        data = get_task(task).data
-        files[task] = out / f"{data}.jsonl"
-        prepare_dataset(data, files[task], out / f"{data}.json", source=local_source(data, tiny_data))
-    return files
+    return prepare_task_data(TASKS, tiny_data, tmp_path_factory.mktemp("data"))
 
 
 def test_matches_lm_eval_hf_backend(converted_model, data_files, tmp_path):
