@@ -83,6 +83,23 @@ def run_snakemake(workdir: Path, *args: str, env: dict[str, str] | None = None) 
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=merged, check=False)
 
 
+def run_with_external_adapter(workdir: Path, baseline_workdir: Path, tiny_data: Path, **eval_settings):
+    """`snakemake all` in ``workdir`` on ``tiny_data`` with the baseline run's model and its tiny adapter given as
+    $MODEL_PATH and $LORA_ADAPTER_PATH (no training), ``eval_settings`` as the config's eval section."""
+    write_config(
+        workdir,
+        data={"source": "local", "local_dir": str(tiny_data)},
+        eval=eval_settings,
+        qlora={"recipes": []},
+        stats={"bootstrap_iterations": 200},
+    )
+    env = {
+        "MODEL_PATH": str(baseline_workdir / "models/smollm2-135m-instruct"),
+        "LORA_ADAPTER_PATH": str(baseline_workdir / "adapters/tiny_seed0"),
+    }
+    return run_snakemake(workdir, "all", "--cores", "all", "--resources", "gpu=1", env=env)
+
+
 def write_config(workdir: Path, **sections: dict) -> Path:
     """Write ``workdir/config.yaml``; recipes come from this repository's configs/ unless given."""
     sections.setdefault("qlora", {})

@@ -1,15 +1,14 @@
 """Batched greedy generation on a loaded causal LM, as lm-eval's ``generate_until`` asks for it.
 
-Each batch of prompts runs as follows:
-
-- a prefix every prompt of the batch opens with (``truthfulqa_gen``'s six-question primer) runs once, and its
-  key/value cache serves every row;
-- each prompt's own tokens are prefilled in one forward, rows right-padded, every row at its own positions under
-  an attention mask, so a row sees exactly what it would see alone;
-- then one token per row per step, chosen by argmax. Whether a row has stopped (an end-of-sequence token, or a
+- A prefix every prompt opens with (``truthfulqa_gen``'s six-question primer) runs once; its key/value cache is
+  copied for the rows that need it.
+- Prompts are prefilled in one forward per admission, rows right-padded, each row at its own positions under an
+  attention mask, so a row sees exactly what it would see alone.
+- Then one token per row per step, chosen by argmax. Whether a row has stopped (an end-of-sequence token, or a
   stop sequence inside its last token or across its last two) is computed on the device every step, with no copy
   to the host. Every ``check_every`` steps the flagged rows are confirmed on the host (their text really holds a
-  stop sequence) and leave the batch, their key/value cache rows dropped.
+  stop sequence) and leave, their key/value cache rows dropped, and waiting prompts take their places
+  (continuous batching).
 
 A stop sequence spread over three or more tokens is never flagged on the device. Its row then runs on to
 ``max_new_tokens``: the text is the same, because the caller cuts it at the first stop sequence as lm-eval does;
@@ -18,6 +17,7 @@ only the time differs.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -110,8 +110,11 @@ class _Rows:
     flagged: torch.Tensor
     owners: list[int]
 
-    def keep(self, index: torch.Tensor, kept: list[int]) -> None:
-        """Keep rows ``index`` and drop the columns no kept row attends to."""
+    def keep(self, kept: list[int]) -> None:
+        """Keep the rows ``kept`` and drop the columns no kept row attends to."""
+        import torch
+
+        index = torch.tensor(kept, dtype=torch.long, device=self.token.device)
         self.valid, self.positions = self.valid[index], self.positions[index]
         self.token, self.flagged = self.token[index], self.flagged[index]
         self.owners = [self.owners[k] for k in kept]
@@ -209,16 +212,11 @@ def greedy_generate(
             prefix = prefix_for(len(admitted))
             fresh = _prefill(decoder, head, [prompts[n] for n in admitted], admitted, prefix, tables)
             stats.prefill_tokens += sum(len(prompts[n]) - len(prefix[0]) for n in admitted)
-            generated.update({n: [] for n in admitted})
-            steps_fresh = fresh.token[:, None]
+            generated.update({n: [token] for n, token in zip(admitted, fresh.token.tolist(), strict=True)})
             if active is None or not active.owners:
-                active, steps = fresh, [steps_fresh]
+                active = fresh
             else:
-                _flush(active, steps, generated)
                 active.join(fresh)
-                for n, token in zip(admitted, steps_fresh[:, 0].tolist(), strict=True):
-                    generated[n].append(token)
-                steps = []
         if active is None or not active.owners:
             active = None
             continue
@@ -259,8 +257,6 @@ def _retire(
     max_new_tokens: int,
 ) -> None:
     """Move the rows that stopped (confirmed on the host) or reached ``max_new_tokens`` into ``answers``."""
-    import torch
-
     _flush(active, steps, generated)
     flagged = active.flagged.tolist()
     kept = []
@@ -271,7 +267,7 @@ def _retire(
         else:
             kept.append(row)
     if len(kept) < len(active.owners):
-        active.keep(torch.tensor(kept, dtype=torch.long, device=active.token.device), kept)
+        active.keep(kept)
 
 
 # Generation settings a model's own generation_config may carry that change which token greedy decoding picks;
@@ -315,7 +311,7 @@ def rows_within_budget(prompt_length: int, token_budget: int, max_new_tokens: in
 
 
 class GreedyGenerator:
-    """lm-eval's ``generate_until`` for greedy requests on a loaded model, batched by :func:`greedy_batch`.
+    """lm-eval's ``generate_until`` for greedy requests on a loaded model, batched by :func:`greedy_generate`.
 
     ``lm``: the scorer (:class:`~.scoring.SharedPrefixLM`, an ``HFLM``): its tokenizer and tokenization choices,
     ``max_length``, ``max_gen_toks``, token budget, prefix cache and statistics. ``cache``: generations of this
@@ -355,6 +351,7 @@ class GreedyGenerator:
                 answers[index] = postprocess_generated_text(text, until, None)
         return answers
 
+    @functools.cached_property
     def _eos_ids(self) -> set[int]:
         """Tokens that end a row: the model's end-of-sequence ids (transformers stops there) and lm-eval's
         end-of-text token (its text is one of lm-eval's stop sequences)."""
@@ -363,8 +360,12 @@ class GreedyGenerator:
         return {*ids, self.lm.eot_token_id}
 
     def _text_end(self, answer: list[int]) -> int:
-        eos = self._eos_ids()
-        return next((n for n, token in enumerate(answer) if token in eos), len(answer))
+        return next((n for n, token in enumerate(answer) if token in self._eos_ids), len(answer))
+
+    @functools.cached_property
+    def _token_texts(self) -> list[str]:
+        """Each vocabulary token's text alone (what :class:`StopTables` reads), decoded once per model."""
+        return self.lm.tokenizer.batch_decode([[i] for i in range(len(self.lm.tokenizer))])
 
     def _encode(self, contexts: list[str], keep: int) -> list[tuple[int, ...]]:
         """Token ids of each context as HFLM's ``tok_batch_encode`` makes them, left-truncated to ``keep``."""
@@ -402,9 +403,8 @@ class GreedyGenerator:
 
         lm = self.lm
         decoder, head = lm._decoder_and_head()
-        eos = self._eos_ids()
-        texts = lm.tokenizer.batch_decode([[i] for i in range(len(lm.tokenizer))])
-        tables = StopTables.build(texts, until, sorted(eos), head.weight.shape[0], lm.device)
+        eos = self._eos_ids
+        tables = StopTables.build(self._token_texts, until, sorted(eos), head.weight.shape[0], lm.device)
         stops = [s for s in until if s]
 
         def confirm(tokens: list[int]) -> bool:

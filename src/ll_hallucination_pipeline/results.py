@@ -48,10 +48,10 @@ class EvalRun:
     def metric(self, metric: str) -> tuple[float, float]:
         """lm-eval's aggregate of ``metric`` and its stderr; a derived metric's mean and standard error over items."""
         if metric in get_task(self.task).derived:
+            from lm_eval.api.metrics import mean, mean_stderr  # the stderr lm-eval gives its own mean metrics
+
             values = list(self.per_item(metric).values())
-            mean = sum(values) / len(values)
-            variance = sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1)
-            return mean, (variance / len(values)) ** 0.5
+            return mean(values), mean_stderr(values)
         entry = self.results["results"][self.task]
         key = next(k for k in entry if k.startswith(f"{metric},"))  # "<metric>,<filter>": one filter per task
         stderr = entry[key.replace(",", "_stderr,", 1)]

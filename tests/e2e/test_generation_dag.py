@@ -11,23 +11,16 @@ import pandas as pd
 import pytest
 
 from ll_hallucination_pipeline.data import read_jsonl
-from tests.helpers import run_snakemake, write_config
+from tests.helpers import run_with_external_adapter
 
 pytestmark = pytest.mark.slow
 GENERATION_TASKS = ["truthfulqa_gen", "nq_open"]
 
 
 def test_generation_tasks_before_and_after_an_adapter(baseline_workdir: Path, tiny_data: Path, tmp_path: Path):
-    adapter = baseline_workdir / "adapters/tiny_seed0"
-    write_config(
-        tmp_path,
-        data={"source": "local", "local_dir": str(tiny_data)},
-        eval={"tasks": GENERATION_TASKS, "seeds": [0, 1], "max_gen_toks": 32},
-        qlora={"recipes": []},
-        stats={"bootstrap_iterations": 200},
+    done = run_with_external_adapter(
+        tmp_path, baseline_workdir, tiny_data, tasks=GENERATION_TASKS, seeds=[0, 1], max_gen_toks=32
     )
-    env = {"MODEL_PATH": str(baseline_workdir / "models/smollm2-135m-instruct"), "LORA_ADAPTER_PATH": str(adapter)}
-    done = run_snakemake(tmp_path, "all", "--cores", "all", "--resources", "gpu=1", env=env)
     assert done.returncode == 0, done.stdout[-4000:]
 
     for task in GENERATION_TASKS:

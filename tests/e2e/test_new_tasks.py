@@ -8,23 +8,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.helpers import run_snakemake, write_config
+from tests.helpers import run_with_external_adapter
 
 pytestmark = pytest.mark.slow
 NEW_TASKS = ["truthfulqa_mc1", "arc_challenge"]
 
 
 def test_new_tasks_before_and_after_an_adapter(baseline_workdir: Path, tiny_data: Path, tmp_path: Path):
-    adapter = baseline_workdir / "adapters/tiny_seed0"
-    write_config(
-        tmp_path,
-        data={"source": "local", "local_dir": str(tiny_data)},
-        eval={"tasks": NEW_TASKS},
-        qlora={"recipes": []},
-        stats={"bootstrap_iterations": 200},
-    )
-    env = {"MODEL_PATH": str(baseline_workdir / "models/smollm2-135m-instruct"), "LORA_ADAPTER_PATH": str(adapter)}
-    done = run_snakemake(tmp_path, "all", "--cores", "all", "--resources", "gpu=1", env=env)
+    done = run_with_external_adapter(tmp_path, baseline_workdir, tiny_data, tasks=NEW_TASKS)
     assert done.returncode == 0, done.stdout[-4000:]
 
     for task in NEW_TASKS:
