@@ -13,6 +13,7 @@ include: "rules/data.smk"
 include: "rules/baseline.smk"
 include: "rules/qlora.smk"
 include: "rules/analysis.smk"
+include: "rules/judge.smk"
 
 
 # `snakemake --report` opens with the study's headline once `all` has written it.

@@ -16,7 +16,7 @@ from ll_hallucination_pipeline.data import (
 )
 from ll_hallucination_pipeline.environment import torch_job_threads
 from ll_hallucination_pipeline.errors import PipelineInputError
-from ll_hallucination_pipeline.model_paths import resolve_model_path
+from ll_hallucination_pipeline.model_paths import check_judge_dir, resolve_model_path
 from ll_hallucination_pipeline.quantization import quantization_from_config
 from ll_hallucination_pipeline.recipe import load_recipe
 from ll_hallucination_pipeline.sft_data import (
@@ -115,6 +115,31 @@ EXTERNAL_ADAPTER = stop_on_bad_input(external_adapter)
 ADAPTERS = list(TRAINED_ADAPTERS) + (
     [EXTERNAL_ADAPTER.name] if EXTERNAL_ADAPTER else []
 )
+
+
+def judges():
+    """Verdict -> judge checkpoint (judge.model, and judge.info_model or the same), checked; empty without a judge."""
+    section = config["judge"]
+    if not section["model"]:
+        if section["info_model"]:
+            raise PipelineInputError(
+                "config.yaml: judge.info_model is set but judge.model is not; set judge.model (the truth judge)"
+            )
+        return {}
+    if "truthfulqa_gen" not in TASKS:
+        raise PipelineInputError(
+            "config.yaml: judge.model is set but eval.tasks has no truthfulqa_gen; add truthfulqa_gen, "
+            "whose answers the judge reads"
+        )
+    truth = str(check_judge_dir(section["model"], "judge.model"))
+    info = section["info_model"]
+    return {
+        "judge_true": truth,
+        "judge_info": str(check_judge_dir(info, "judge.info_model")) if info else truth,
+    }
+
+
+JUDGES = stop_on_bad_input(judges)
 
 
 wildcard_constraints:
@@ -244,6 +269,25 @@ def get_postqlora_runs(wildcards):
     ]
 
 
+def judged_runs():
+    """Model -> the truthfulqa_gen run (first eval seed) whose answers the judge reads: the base, then each adapter."""
+    seed = SEEDS[0]
+    runs = {"base": BASELINE_RUN.format(task="truthfulqa_gen", seed=seed)}
+    runs |= {
+        a: POST_RUN.format(adapter=a, task="truthfulqa_gen", seed=seed)
+        for a in ADAPTERS
+    }
+    return runs
+
+
+def get_judged_runs(wildcards):
+    return [
+        f"{run}/{name}"
+        for run in judged_runs().values()
+        for name in ("results.json", "samples_truthfulqa_gen.jsonl")
+    ]
+
+
 def get_recipe_files(wildcards):
     return [
         str(Path(config["qlora"]["recipes_dir"]) / f"qlora_{name}.toml")
@@ -301,4 +345,6 @@ def get_all_targets(wildcards):
             *get_postqlora_runs(wildcards),
             *[adapter_dir(name) for name in TRAINED_ADAPTERS],
         ]
+        if JUDGES:
+            targets += ["evals/judge/summary.csv", "evals/judge/paired_tests.csv"]
     return targets

@@ -83,7 +83,9 @@ def run_snakemake(workdir: Path, *args: str, env: dict[str, str] | None = None) 
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=merged, check=False)
 
 
-def run_with_external_adapter(workdir: Path, baseline_workdir: Path, tiny_data: Path, **eval_settings):
+def run_with_external_adapter(
+    workdir: Path, baseline_workdir: Path, tiny_data: Path, judge: dict | None = None, **eval_settings
+):
     """`snakemake all` in ``workdir`` on ``tiny_data`` with the baseline run's model and its tiny adapter given as
     $MODEL_PATH and $LORA_ADAPTER_PATH (no training), ``eval_settings`` as the config's eval section."""
     write_config(
@@ -92,6 +94,7 @@ def run_with_external_adapter(workdir: Path, baseline_workdir: Path, tiny_data: 
         eval=eval_settings,
         qlora={"recipes": []},
         stats={"bootstrap_iterations": 200},
+        judge=judge or {},
     )
     env = {
         "MODEL_PATH": str(baseline_workdir / "models/smollm2-135m-instruct"),

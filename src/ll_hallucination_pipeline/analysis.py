@@ -265,3 +265,31 @@ def _adjust_families(tests: list[_TestRow], s: StatsSettings) -> None:
                 "p_holm": p_holm,
                 "significant": p_holm < s.alpha,
             }
+
+
+def judge_summary(judgements: pd.DataFrame) -> pd.DataFrame:
+    """Per model (base first): how many answers the judge read, and the share it found true and informative."""
+    metrics = [m for m in ("judge_true", "judge_info") if m in judgements]
+    rows = [
+        {"model": model, "n_items": len(group)} | {f"{m}_share": float(group[m].mean()) for m in metrics}
+        for model, group in judgements.groupby("model", sort=True)
+    ]
+    return pd.DataFrame(sorted(rows, key=lambda row: (row["model"] != "base", row["model"])))
+
+
+def judge_tests_table(judgements: pd.DataFrame, settings: StatsSettings) -> pd.DataFrame:
+    """Each adapter's judged answers against the base model's, item by item: McNemar on the judge's 0/1 verdicts
+    with every figure of the delta; Holm and Bonferroni within each verdict (true, informative)."""
+    tests: list[_TestRow] = []
+    by_model = {model: rows.set_index("doc_hash") for model, rows in judgements.groupby("model")}
+    base = by_model.pop("base")
+    for metric in (m for m in ("judge_true", "judge_info") if m in judgements):
+        for adapter, post in sorted(by_model.items()):
+            b, p = join_items(base[metric].to_dict(), post[metric].to_dict(), label=f"judge {adapter}")
+            test = _seed_test(b, p, True, settings)
+            test.row = {"task": "truthfulqa_gen", "metric": metric, "adapter": adapter} | test.row
+            tests.append(test)
+    if not tests:
+        return pd.DataFrame()
+    _adjust_families(tests, settings)
+    return pd.DataFrame([t.row for t in tests])

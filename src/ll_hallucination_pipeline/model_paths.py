@@ -40,3 +40,23 @@ def check_model_dir(path: Path) -> None:
         raise PipelineInputError(
             f"{path} holds no *.safetensors or *.bin weights; point {MODEL_PATH_ENV} at a full checkpoint"
         )
+
+
+def check_judge_dir(path: str, key: str) -> Path:
+    """A judge checkpoint (config key ``key``): a local checkpoint whose config names a causal LM architecture."""
+    import json
+
+    resolved = Path(path).expanduser().resolve()
+    if not resolved.is_dir() or not (resolved / "config.json").is_file():
+        raise PipelineInputError(
+            f"config.yaml: {key}={path!r} is not a checkpoint directory with a config.json; download the judge "
+            "(e.g. allenai/truthfulqa-truth-judge-llama2-7B) and point {key} at its directory"
+        )
+    architectures = json.loads((resolved / "config.json").read_text()).get("architectures") or []
+    if not any(name.endswith("ForCausalLM") for name in architectures):
+        raise PipelineInputError(
+            f"config.yaml: {key}={path!r} is not a causal LM (its config.json names {architectures or 'no'} "
+            "architectures); the judge must be a *ForCausalLM checkpoint that answers ' yes' or ' no'"
+        )
+    check_model_dir(resolved)
+    return resolved

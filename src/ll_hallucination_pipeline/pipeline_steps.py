@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .analysis import RunSet, deltas_table, paired_tests_table
+from .analysis import RunSet, deltas_table, judge_summary, judge_tests_table, paired_tests_table
 from .exports import (
     delta_summary,
     eval_card_template,
@@ -86,3 +86,25 @@ def write_front_page(tests_csv: str, intervals_csvs: Sequence[str], out: str, mo
         pd.read_csv(f, dtype={"identical_to_seed": str, "adapter": str}, keep_default_na=False) for f in intervals_csvs
     ]
     atomic_write_text(out, front_page(model, tests, intervals, StatsSettings.from_config(stats)))
+
+
+def write_judgements(
+    runs: dict[str, str], judges: dict[str, str], quantization: dict, cache_dir: str, out: str
+) -> None:
+    """Judge the TruthfulQA answers of each model (``runs``: model -> its ``truthfulqa_gen`` run directory) with
+    each judge (``judges``: verdict -> judge checkpoint; one load per checkpoint), into one CSV."""
+    from .evaluate import build_lm
+    from .judge import answers_of, judgements
+    from .quantization import QuantizationSettings
+    from .results import EvalRun
+
+    answers = [a for model, run in sorted(runs.items()) for a in answers_of(EvalRun.load(run), model)]
+    settings = QuantizationSettings(**quantization)
+    loaded = {path: build_lm(Path(path), settings, cache_dir=Path(cache_dir)) for path in set(judges.values())}
+    atomic_write_csv(out, judgements(answers, {metric: loaded[path] for metric, path in judges.items()}))
+
+
+def write_judge_tables(judgements_csv: str, summary_csv: str, tests_csv: str, stats: dict) -> None:
+    table = pd.read_csv(judgements_csv, dtype={"doc_hash": str, "model": str}, keep_default_na=False)
+    atomic_write_csv(summary_csv, judge_summary(table))
+    atomic_write_csv(tests_csv, judge_tests_table(table, StatsSettings.from_config(stats)))

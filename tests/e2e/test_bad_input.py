@@ -89,3 +89,16 @@ def test_a_source_turned_bad_keeps_what_was_prepared_from_it(tiny_data, tmp_path
     assert done.returncode != 0
     assert "arc_easy/test.jsonl: record 1: answerKey 'Z' is not among its labels" in done.stdout
     assert (work / "data/arc_easy.jsonl").read_bytes() == prepared
+
+
+def test_a_judge_that_is_no_causal_lm_or_without_its_task(tiny_data, tmp_path):
+    judge = tmp_path / "classifier"
+    judge.mkdir()
+    (judge / "config.json").write_text(json.dumps({"architectures": ["RobertaForSequenceClassification"]}))
+    data = {"source": "local", "local_dir": str(tiny_data)}
+    write_config(tmp_path / "a", data=data, eval={"tasks": ["truthfulqa_gen"]}, judge={"model": str(judge)})
+    done = run_snakemake(tmp_path / "a", "all", "-n")
+    assert done.returncode != 0 and "judge.model=" in done.stdout and "is not a causal LM" in done.stdout
+    write_config(tmp_path / "b", data=data, judge={"model": str(judge)})
+    done = run_snakemake(tmp_path / "b", "all", "-n")
+    assert done.returncode != 0 and "eval.tasks has no truthfulqa_gen; add truthfulqa_gen" in done.stdout

@@ -1,6 +1,7 @@
 """The generation track through the real DAG: TruthfulQA generation and NQ-Open before and after the tiny adapter,
 generations kept per item, deltas and paired tests (abstention among them), the figure's knowledge x truthfulness
-panel, the front page and the qualitative dumps."""
+panel, the front page and the qualitative dumps; the judge's mechanics with the embedded model standing in as the
+judge (its verdicts mean nothing)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ GENERATION_TASKS = ["truthfulqa_gen", "nq_open"]
 
 
 def test_generation_tasks_before_and_after_an_adapter(baseline_workdir: Path, tiny_data: Path, tmp_path: Path):
+    stand_in_judge = {"model": str(baseline_workdir / "models/smollm2-135m-instruct")}
     done = run_with_external_adapter(
-        tmp_path, baseline_workdir, tiny_data, tasks=GENERATION_TASKS, seeds=[0, 1], max_gen_toks=32
+        tmp_path, baseline_workdir, tiny_data, stand_in_judge, tasks=GENERATION_TASKS, seeds=[0, 1], max_gen_toks=32
     )
     assert done.returncode == 0, done.stdout[-4000:]
 
@@ -52,3 +54,11 @@ def test_generation_tasks_before_and_after_an_adapter(baseline_workdir: Path, ti
     ).read_text()
     assert "### truthfulqa_gen" in qualitative and "### nq_open" in qualitative
     assert (tmp_path / "docs/figures/tradeoff_scatter.png").stat().st_size > 0
+    judged = pd.read_csv(tmp_path / "evals/judge/judgements.csv")
+    assert len(judged) == 12 and set(judged["model"]) == {"base", "external-tiny_seed0"}
+    assert judged["p_judge_true"].between(0, 1).all() and set(judged["judge_true"]) <= {0, 1}
+    summary = pd.read_csv(tmp_path / "evals/judge/summary.csv")
+    assert list(summary["model"]) == ["base", "external-tiny_seed0"] and set(summary["n_items"]) == {6}
+    judge_tests = pd.read_csv(tmp_path / "evals/judge/paired_tests.csv")
+    assert sorted(judge_tests["metric"]) == ["judge_info", "judge_true"]
+    assert set(judge_tests["test"]) == {"McNemar exact (statsmodels)"}

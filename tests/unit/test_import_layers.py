@@ -35,7 +35,10 @@ LAYERS: list[tuple[str, set[str]]] = [
             "forward_layout",
         },
     ),
-    ("work: scoring, generation, evaluation, training", {"generation", "scoring", "evaluate", "smoke", "train"}),
+    (
+        "work: scoring, generation, evaluation, judging, training",
+        {"generation", "scoring", "evaluate", "judge", "smoke", "train"},
+    ),
     ("analysis: tables, documents, figures", {"summary", "analysis", "front_page", "exports", "plots"}),
     ("entry points for Snakemake", {"pipeline_steps", "snakemake_glue"}),
 ]
