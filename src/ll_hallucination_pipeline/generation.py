@@ -84,6 +84,8 @@ class GenerationStats:
     generated_tokens: int = 0
     decode_steps: int = 0
     generation_seconds: float = 0.0
+    largest_rows: int = 0
+    out_of_memory: bool = False  # since then, rows come from the (halved) token budget
 
 
 def _mask_from_valid(valid: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -198,6 +200,7 @@ def greedy_generate(
     import torch
 
     dtype = decoder.get_input_embeddings().weight.dtype
+    stats.largest_rows = max(stats.largest_rows, rows)
     waiting = [n for n in range(len(prompts)) if n not in answers]
     generated: dict[int, list[int]] = {}
     active: _Rows | None = None
@@ -310,6 +313,32 @@ def rows_within_budget(prompt_length: int, token_budget: int, max_new_tokens: in
     return max(1, token_budget // (prompt_length + max_new_tokens))
 
 
+# Rows decoding together at most: past this a step of an 8B model no longer gets cheaper per row on a data-centre
+# GPU, and the key/value cache only grows.
+MAX_ROWS = 256
+# Share of the free GPU memory the rows' key/value cache may take (as the scorer's AUTO_MEMORY_SHARE): the rest
+# holds the prefill's activations and what the allocator keeps aside.
+MEMORY_SHARE = 0.5
+
+
+def kv_bytes_per_token(config: Any, dtype_bytes: int) -> int:
+    """Bytes of key/value cache one token takes in a decoder of ``config`` (a transformers config)."""
+    heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    return 2 * config.num_hidden_layers * heads * head_dim * dtype_bytes
+
+
+def rows_within_memory(free_bytes: int, bytes_per_token: int, prompt_length: int, max_new_tokens: int) -> int:
+    """Rows whose key/value caches, each ``prompt_length + max_new_tokens`` tokens long, fit in :data:`MEMORY_SHARE`
+    of ``free_bytes``; between 1 and :data:`MAX_ROWS`.
+
+    >>> rows_within_memory(80 * 2**30, 147456, 500, 256), rows_within_memory(2**30, 147456, 500, 256)
+    (256, 4)
+    """
+    fitted = int(MEMORY_SHARE * free_bytes) // (bytes_per_token * (prompt_length + max_new_tokens))
+    return max(1, min(MAX_ROWS, fitted))
+
+
 class GreedyGenerator:
     """lm-eval's ``generate_until`` for greedy requests on a loaded model, batched by :func:`greedy_generate`.
 
@@ -395,6 +424,18 @@ class GreedyGenerator:
             found.update({keys[prompt]: answer for prompt, answer in fresh.items()})
         return [found[keys[prompt]] for prompt in prompts]
 
+    def _rows(self, prompt_length: int, max_new: int, decoder: Any) -> int:
+        """Rows to decode together: sized to the free GPU memory under an ``auto`` token budget on a GPU (until an
+        out-of-memory error halves it), else from the token budget."""
+        import torch
+
+        lm = self.lm
+        if lm.device.type == "cuda" and lm.token_budget.auto and not self.stats.out_of_memory:
+            free = torch.cuda.mem_get_info()[0] + torch.cuda.memory_reserved() - torch.cuda.memory_allocated()
+            dtype_bytes = decoder.get_input_embeddings().weight.element_size()
+            return rows_within_memory(free, kv_bytes_per_token(lm.model.config, dtype_bytes), prompt_length, max_new)
+        return rows_within_budget(prompt_length, lm.token_budget.current, max_new)
+
     def _generate(self, prompts: list[tuple[int, ...]], until: list[str], max_new: int) -> dict[tuple, list[int]]:
         """Greedy answers of ``prompts`` (longest first), as many rows at a time as the token budget holds; after an
         out-of-memory error the unfinished ones run again at half the budget."""
@@ -421,7 +462,7 @@ class GreedyGenerator:
         answers: dict[int, list[int]] = {}
         with torch.inference_mode(), sdpa_kernel([getattr(SDPBackend, name) for name in ATTENTION_KERNELS]):
             while len(answers) < len(prompts):
-                rows = rows_within_budget(len(prompts[0]), lm.token_budget.current, max_new)
+                rows = self._rows(len(prompts[0]), max_new, decoder)
                 try:
                     greedy_generate(
                         decoder,
@@ -436,6 +477,7 @@ class GreedyGenerator:
                         answers=answers,
                     )
                 except torch.cuda.OutOfMemoryError:
+                    self.stats.out_of_memory = True
                     lm.token_budget.halve()  # the answers finished so far are kept
                     torch.cuda.empty_cache()
         lm._prefix = PrefixCache()  # its memory back

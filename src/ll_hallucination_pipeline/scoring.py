@@ -66,6 +66,7 @@ class ScoringStats:
         """Highs so far (not counts): the largest token budget used and peak GPU memory (0 on a CPU)."""
         return {
             "largest_token_budget": self.largest_token_budget,
+            "largest_generation_rows": self.generation.largest_rows,
             "peak_gpu_gib": round(self.peak_gpu_bytes / 2**30, 2),
         }
 

@@ -36,3 +36,14 @@ def test_settings_that_change_the_greedy_choice_send_requests_to_lm_evals_own_pa
     assert logits_changing_settings(plain, {"do_sample": False, "top_k": 5}) == ["top_k=5"]
     penalised = SimpleNamespace(repetition_penalty=1.2)
     assert logits_changing_settings(penalised, {"do_sample": False}) == ["generation_config.repetition_penalty=1.2"]
+
+
+def test_rows_fill_half_the_free_memory_with_key_value_cache():
+    from ll_hallucination_pipeline.generation import MAX_ROWS, kv_bytes_per_token, rows_within_memory
+
+    qwen3_8b = SimpleNamespace(num_hidden_layers=36, num_attention_heads=32, num_key_value_heads=8, head_dim=128)
+    per_token = kv_bytes_per_token(qwen3_8b, dtype_bytes=2)
+    assert per_token == 2 * 36 * 8 * 128 * 2  # keys and values, every layer, bf16
+    assert rows_within_memory(2**30, per_token, 500, 256) == 4  # 0.5 GiB / (144 KiB x 756 tokens)
+    assert rows_within_memory(80 * 2**30, per_token, 500, 256) == MAX_ROWS
+    assert rows_within_memory(2**20, per_token, 500, 256) == 1
