@@ -12,6 +12,10 @@ Run on the lent GPU machine from the repo root, after `bash bench/gpu_prepare.sh
     python3 bench/gpu_eval.py embedded   # embedded real model (NF4) on the GPU, full data: ours vs the runbook way,
                                          # each vs the same weights scored in float32
     python3 bench/gpu_eval.py summary [bench.jsonl ...]  # timings, ratio, peak memory, agreement in one record
+    python3 bench/gpu_eval.py generation LIMIT  # one generation pass of truthfulqa_gen + nq_open (GEN_TOKS, default
+                                         # 256): ours from the bf16 checkpoint (a process of its own, full data
+                                         # and the first LIMIT items), then lm_eval --model hf (NF4, batch auto
+                                         # max 4) on the first LIMIT items of each task
 No download is possible there: random weights, the embedded model's real tokenizer (.bench/tok).
 """
 
@@ -33,6 +37,8 @@ OUT = Path(os.environ.get("OUT", "/tmp/bench-out"))
 BF16, NF4 = WORK / "q8b-bf16", WORK / "q8b-nf4"
 SMOL, SMOL_NF4 = WORK / "smollm2", WORK / "smollm2-nf4"
 TASKS = ["truthfulqa_mc2", "arc_easy"]
+GEN_TASKS = ["truthfulqa_gen", "nq_open"]
+GEN_TOKS = int(os.environ.get("GEN_TOKS", "256"))
 # Qwen3-8B's shapes (its config.json), vocabulary kept at Qwen3's size.
 QWEN3_8B = {
     "hidden_size": 4096,
@@ -77,12 +83,14 @@ def setup() -> None:
 
 
 def prepare_tasks() -> None:
-    """Both tasks' data (from .bench/data) and local task YAMLs under WORK, as the pipeline prepares them."""
+    """The tasks' data (from .bench/data; the generation tasks where present) and local task YAMLs under WORK, as
+    the pipeline prepares them."""
     from ll_hallucination_pipeline.data import local_source, prepare_dataset
     from ll_hallucination_pipeline.evaluate import task_yaml
-    from ll_hallucination_pipeline.tasks import get_task, task_data_file
+    from ll_hallucination_pipeline.tasks import get_data_set, get_task, task_data_file
 
-    for task in TASKS:
+    bench_data = REPO / ".bench/data"
+    for task in TASKS + [t for t in GEN_TASKS if (bench_data / get_data_set(get_task(t).data).local_file).exists()]:
         data = get_task(task).data
         source = local_source(data, REPO / ".bench/data")
         prepare_dataset(data, WORK / task_data_file(task), WORK / f"data/{data}.json", source=source)
@@ -187,7 +195,7 @@ def leave_card_of(gib: float) -> int:
 HF_SOFTMAX_DTYPE = os.environ.get("HF_SOFTMAX_DTYPE")
 
 
-def runbook(task: str, limit: str | None = None, batch: str = "auto", model: Path = NF4) -> Path:
+def runbook(task: str, limit: str | None = None, batch: str = "auto", model: Path = NF4, *extra: str) -> Path:
     softmax = f"_softmax-{HF_SOFTMAX_DTYPE}" if HF_SOFTMAX_DTYPE else ""
     out = WORK / f"runbook/{model.name}/{task}_{batch}_{limit or 'full'}{softmax}"
     cmd = [
@@ -213,6 +221,7 @@ def runbook(task: str, limit: str | None = None, batch: str = "auto", model: Pat
         "--output_path",
         str(out),
         "--log_samples",
+        *extra,
     ]
     if limit:
         cmd += ["--limit", limit]
@@ -410,6 +419,73 @@ def summary(*files: str) -> None:
     )
 
 
+def ours_generation(limit: str = "") -> None:
+    """The pipeline's evaluation of both generation tasks on the bf16 checkpoint (NF4 at load, as users run it),
+    seed 0, the first ``limit`` items (a draft) or all."""
+    from ll_hallucination_pipeline.evaluate import EvalRequest, evaluate_jobs
+    from ll_hallucination_pipeline.quantization import QuantizationSettings
+    from ll_hallucination_pipeline.tasks import task_data_file
+
+    n = int(limit) if limit else None
+    name = f"ours_gen_{limit or 'full'}"
+    requests = [
+        EvalRequest(
+            task, 0, WORK / task_data_file(task), WORK / f"{name}/{task}", limit=n, draft=bool(n), max_gen_toks=GEN_TOKS
+        )
+        for task in GEN_TASKS
+    ]
+    shutil.rmtree(WORK / name, ignore_errors=True)
+    shutil.rmtree(WORK / "cache", ignore_errors=True)
+    evaluate_jobs(
+        requests,
+        model_dir=BF16,
+        model_label=BF16.name,
+        quantization=QuantizationSettings(),
+        cache_dir=WORK / "cache",
+        token_budget="auto",
+        model_sha256="0" * 64,  # the study hashes the weights once in its own rule; not timed here either
+    )
+    for request in requests:
+        log(
+            {"phase": name, "task": request.task, "scoring": json.loads((request.out_dir / "scoring.json").read_text())}
+        )
+
+
+def _hf_generated_tokens(out: Path, task: str) -> int:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(NF4)
+    rows = [json.loads(line) for line in next(out.rglob(f"samples_{task}_*.jsonl")).read_text().splitlines()]
+    return sum(len(tokenizer(row["resps"][0][0], add_special_tokens=False)["input_ids"]) for row in rows)
+
+
+def generation(limit: str) -> None:
+    """Side by side in one call: ours (process start to results) on every item and on the first ``limit``, then
+    the runbook way on the first ``limit`` items of each task."""
+    for items in ("", limit):
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, __file__, "ours_generation", items], capture_output=True, text=True)
+        log(
+            {
+                "phase": "ours_gen_process",
+                "limit": items or None,
+                "rc": done.returncode,
+                "seconds": round(time.perf_counter() - start, 1),
+                "tail": done.stderr[-600:] if done.returncode else "",
+            }
+        )
+    for task in GEN_TASKS:
+        out = runbook(task, limit, "auto", NF4, "--gen_kwargs", f"max_gen_toks={GEN_TOKS}")
+        log(
+            {
+                "phase": "runbook_gen_tokens",
+                "task": task,
+                "limit": limit,
+                "generated_tokens": _hf_generated_tokens(out, task),
+            }
+        )
+
+
 if __name__ == "__main__":
     phase, *rest = sys.argv[1:]
     phases = {
@@ -421,5 +497,7 @@ if __name__ == "__main__":
         "stash": stash,
         "embedded": embedded,
         "summary": summary,
+        "ours_generation": ours_generation,
+        "generation": generation,
     }
     phases[phase](*rest)
