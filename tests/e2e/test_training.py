@@ -203,4 +203,6 @@ def test_per_sequence_attention_trains_like_plain_trl_under_autocast(converted_m
     print("dense", dense, "\nper-sequence", per_sequence, "\nper-sequence, float32 output", float32_output)
     gap = max(abs(a - b) for a, b in zip(dense, per_sequence, strict=True))
     float32_gap = max(abs(a - b) for a, b in zip(dense, float32_output, strict=True))
-    assert gap < 0.008 < float32_gap, (gap, float32_gap)
+    # Relative, not one absolute line: how far bf16 rounding moves the loss depends on the CPU's bf16 kernels
+    # (Intel with AMX: 0.002 against 0.026; AMD without bf16 units: 0.0007 against 0.0054).
+    assert gap < 0.008 and gap < float32_gap / 5, (gap, float32_gap)
