@@ -173,13 +173,16 @@ def run_evaluation(request: EvalRequest, lm: Any, *, metadata: dict[str, Any]) -
         atomic_write_json(tmp / SCORING_NAME, {**counts, **lm.stats.gauges()})
         publish_files(tmp, out_dir, run_files(request.task))
     log.info(
-        "%s seed %d: %.1f s, of which %.1f s scoring %d tokens (%s tokens/s)",
+        "%s seed %d: %.1f s, of which %.1f s scoring %d tokens (%s tokens/s) and %.1f s generating %d (%s tokens/s)",
         request.task,
         request.seed,
         time.perf_counter() - started,
         seconds,
         counts["tokens_run"],
         counts["tokens_per_second"],
+        generating,
+        counts["generated_tokens"],
+        counts["decode_tokens_per_second"],
     )
     return json.loads((out_dir / RESULTS_NAME).read_text())
 
