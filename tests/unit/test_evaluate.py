@@ -1,4 +1,4 @@
-"""Seed-invariant evaluation reuse and lm-eval template compilation, on small hand-made inputs."""
+"""Seed-invariant evaluation reuse, lm-eval template compilation and the lone ROUGE score shortcut."""
 
 import json
 
@@ -8,6 +8,7 @@ from ll_hallucination_pipeline.evaluate import (
     RESULTS_NAME,
     SCORING_NAME,
     EvalRequest,
+    aggregate_lone_rouge_scores_directly,
     compile_lm_eval_templates_once,
     is_seed_invariant,
     reuse_evaluation,
@@ -81,3 +82,23 @@ def test_lm_eval_templates_compile_once_and_render_the_same():
     misses = memo.cache_info().misses
     assert [lm_eval.utils.apply_template(template, doc) for _ in range(3)] == [before] * 3
     assert memo.cache_info().misses <= misses + 1 and memo.cache_info().hits >= 2
+
+
+def test_a_lone_rouge_score_aggregates_to_what_the_bootstrap_gives(shared_data):
+    """lm-eval's truthfulqa_gen metrics on real references are the same with the lone-score shortcut as without."""
+    from lm_eval.tasks.truthfulqa import utils
+    from rouge_score import scoring
+
+    rows = [json.loads(line) for line in (shared_data / "truthfulqa/generation_validation.jsonl").open()][:6]
+    docs = [{**row, "correct_answers": [*row["correct_answers"], "I have no comment."]} for row in rows]
+    answers = ["I have no comment.", rows[1]["incorrect_answers"][0], "Paris is in France, I think.", "", "No.", "x"]
+    original = scoring.BootstrapAggregator
+    try:
+        before = [utils.process_results_gen(doc, [answer]) for doc, answer in zip(docs, answers, strict=True)]
+        aggregate_lone_rouge_scores_directly()
+        assert scoring.BootstrapAggregator is not original
+        after = [utils.process_results_gen(doc, [answer]) for doc, answer in zip(docs, answers, strict=True)]
+    finally:
+        scoring.BootstrapAggregator = original
+    assert after == before
+    assert any(0 < row["rouge1_max"] < 100 for row in before)  # scores that are neither all nor nothing
