@@ -4,12 +4,11 @@
   copied for the rows that need it.
 - Prompts are prefilled in one forward per admission, rows right-padded, each row at its own positions under an
   attention mask, so a row sees exactly what it would see alone.
-- Then one token per row per step, chosen by argmax, its key and value written in place into cache buffers kept
-  with spare columns (transformers' ``DynamicLayer`` copies the whole cache to append one column). Whether a row
-  has stopped (an end-of-sequence token, or a stop sequence inside its last token or across its last two) is
-  computed on the device every step, with no copy to the host. Every ``check_every`` steps the flagged rows are
-  confirmed on the host (their text really holds a stop sequence) and leave, their key/value cache rows dropped,
-  and waiting prompts take their places (continuous batching).
+- Then one token per row per step, chosen by argmax. Whether a row has stopped (an end-of-sequence token, or a
+  stop sequence inside its last token or across its last two) is computed on the device every step, with no copy
+  to the host. Every ``check_every`` steps the flagged rows are confirmed on the host (their text really holds a
+  stop sequence) and leave, their key/value cache rows dropped, and waiting prompts take their places
+  (continuous batching).
 
 A stop sequence spread over three or more tokens is never flagged on the device. Its row then runs on to
 ``max_new_tokens``: the text is the same, because the caller cuts it at the first stop sequence as lm-eval does;
@@ -101,58 +100,6 @@ def _cache_tensors(cache: Any) -> list[tuple[Any, str]]:
     return [(layer, name) for layer in cache.layers for name in ("keys", "values")]
 
 
-# Spare columns a decoding batch's cache buffers get when they are (re)allocated: that many steps append in place.
-SPARE_COLUMNS = 64
-
-
-def _append_in_place(
-    cached: torch.Tensor, new: torch.Tensor, buffer: torch.Tensor | None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``cached`` followed by ``new`` along the columns (dim 2), as a view of a buffer, and that buffer: ``buffer``
-    itself where ``cached`` is its leading columns and room is left, else a fresh one with :data:`SPARE_COLUMNS`
-    to spare."""
-    length, total = cached.shape[2], cached.shape[2] + new.shape[2]
-    fits = (
-        buffer is not None
-        and buffer.data_ptr() == cached.data_ptr()
-        and buffer.shape[:2] == cached.shape[:2]
-        and buffer.shape[2] >= total
-    )
-    if not fits:
-        buffer = cached.new_empty((*cached.shape[:2], total + SPARE_COLUMNS, cached.shape[3]))
-        buffer[:, :, :length] = cached
-    buffer[:, :, length:total] = new
-    return buffer[:, :, :total], buffer
-
-
-@functools.cache
-def _in_place_layer() -> type:
-    """A transformers ``DynamicLayer`` whose ``update`` appends by :func:`_append_in_place`."""
-    from transformers.cache_utils import DynamicLayer
-
-    class InPlaceLayer(DynamicLayer):
-        buffers: tuple[Any, Any] = (None, None)
-
-        def update(self, key_states: Any, value_states: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
-            self.keys, keys_buffer = _append_in_place(self.keys, key_states, self.buffers[0])
-            self.values, values_buffer = _append_in_place(self.values, value_states, self.buffers[1])
-            self.buffers = (keys_buffer, values_buffer)
-            return self.keys, self.values
-
-    return InPlaceLayer
-
-
-def _in_place_cache(cache: Any) -> Any:
-    """``cache`` (a transformers ``DynamicCache``, filled) with its plain layers appending in place from now on.
-    Their state is a plain layer's, so they change class, not contents."""
-    from transformers.cache_utils import DynamicLayer
-
-    for layer in cache.layers:
-        if type(layer) is DynamicLayer:
-            layer.__class__ = _in_place_layer()
-    return cache
-
-
 @dataclass
 class _Rows:
     """The rows decoding together: their key/value cache, which of its columns each row may attend to, the next
@@ -224,7 +171,7 @@ def _prefill(
     valid = torch.cat([torch.ones((len(prompts), start), dtype=torch.bool, device=device), segments >= 0], dim=1)
     positions = torch.tensor([len(p) for p in prompts], device=device)
     flagged = tables.stopped(torch.full_like(token, -1), token)
-    return _Rows(_in_place_cache(out.past_key_values), valid, positions, token, flagged, list(owners))
+    return _Rows(out.past_key_values, valid, positions, token, flagged, list(owners))
 
 
 def greedy_generate(

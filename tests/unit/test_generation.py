@@ -47,24 +47,3 @@ def test_rows_fill_half_the_free_memory_with_key_value_cache():
     assert rows_within_memory(2**30, per_token, 500, 256) == 4  # 0.5 GiB / (144 KiB x 756 tokens)
     assert rows_within_memory(80 * 2**30, per_token, 500, 256) == MAX_ROWS
     assert rows_within_memory(2**20, per_token, 500, 256) == 1
-
-
-def test_decode_steps_append_into_the_cache_buffer_without_copying_it():
-    import torch
-
-    from ll_hallucination_pipeline.generation import SPARE_COLUMNS, _append_in_place
-
-    cached = torch.arange(2 * 3 * 4 * 5, dtype=torch.float32).reshape(2, 3, 4, 5)
-    steps = [torch.full((2, 3, 1, 5), float(-n)) for n in range(SPARE_COLUMNS + 2)]
-    view, buffer = _append_in_place(cached, steps[0], None)
-    first = buffer
-    for step in steps[1:-1]:
-        view, buffer = _append_in_place(view, step, buffer)
-        assert buffer is first  # in place while the spare columns last
-    view, buffer = _append_in_place(view, steps[-1], buffer)
-    assert buffer is not first  # then a larger buffer
-    assert torch.equal(view, torch.cat([cached, *steps], dim=2))
-    # a cache that is not the buffer's leading columns (rows dropped since) gets a buffer of its own
-    kept = view[[1]]
-    again, fresh = _append_in_place(kept, steps[0][[0]], buffer)
-    assert fresh is not buffer and torch.equal(again, torch.cat([kept, steps[0][[0]]], dim=2))
