@@ -37,7 +37,7 @@ OUT = Path(os.environ.get("OUT", "/tmp/bench-out"))
 BF16, NF4 = WORK / "q8b-bf16", WORK / "q8b-nf4"
 SMOL, SMOL_NF4 = WORK / "smollm2", WORK / "smollm2-nf4"
 TASKS = ["truthfulqa_mc2", "arc_easy"]
-GEN_TASKS = ["truthfulqa_gen", "nq_open"]
+GEN_TASKS = os.environ.get("GEN_TASKS", "truthfulqa_gen,nq_open").split(",")
 GEN_TOKS = int(os.environ.get("GEN_TOKS", "256"))
 # Qwen3-8B's shapes (its config.json), vocabulary kept at Qwen3's size.
 QWEN3_8B = {
@@ -459,10 +459,9 @@ def _hf_generated_tokens(out: Path, task: str) -> int:
     return sum(len(tokenizer(row["resps"][0][0], add_special_tokens=False)["input_ids"]) for row in rows)
 
 
-def generation(limit: str) -> None:
-    """Side by side in one call: ours (process start to results) on every item and on the first ``limit``, then
-    the runbook way on the first ``limit`` items of each task."""
-    for items in ("", limit):
+def generation_ours(*limits: str) -> None:
+    """Ours, from process start to results, on every item ("") or the first ``limit`` of each generation task."""
+    for items in limits:
         start = time.perf_counter()
         done = subprocess.run([sys.executable, __file__, "ours_generation", items], capture_output=True, text=True)
         log(
@@ -474,16 +473,22 @@ def generation(limit: str) -> None:
                 "tail": done.stderr[-600:] if done.returncode else "",
             }
         )
-    for task in GEN_TASKS:
-        out = runbook(task, limit, "auto", NF4, "--gen_kwargs", f"max_gen_toks={GEN_TOKS}")
-        log(
-            {
-                "phase": "runbook_gen_tokens",
-                "task": task,
-                "limit": limit,
-                "generated_tokens": _hf_generated_tokens(out, task),
-            }
-        )
+
+
+def generation_hf(*limits: str) -> None:
+    """The runbook way (``lm_eval --model hf``, from process start) on the first ``limit`` items of each task:
+    two limits give its cost per item and what it spends before the first."""
+    for limit in limits:
+        for task in GEN_TASKS:
+            out = runbook(task, limit, "auto", NF4, "--gen_kwargs", f"max_gen_toks={GEN_TOKS}")
+            log(
+                {
+                    "phase": "runbook_gen_tokens",
+                    "task": task,
+                    "limit": limit,
+                    "generated_tokens": _hf_generated_tokens(out, task),
+                }
+            )
 
 
 if __name__ == "__main__":
@@ -498,6 +503,7 @@ if __name__ == "__main__":
         "embedded": embedded,
         "summary": summary,
         "ours_generation": ours_generation,
-        "generation": generation,
+        "generation_ours": generation_ours,
+        "generation_hf": generation_hf,
     }
     phases[phase](*rest)

@@ -19,6 +19,9 @@ python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 -
   --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl-smk $smk
 python3 -m pip wheel -q --no-deps -w .whl-smk "$(uv export --no-hashes --frozen | grep -E '^connection-pool==' | cut -d' ' -f1)"
 rm -rf .whl-study && mkdir -p .whl-study && cp .whl/*.whl .whl-smk/*.whl .whl-study/ && rm .whl-study/bitsandbytes-*.whl
+# transformers and peft at the locked versions, as users have them (the image's own are older).
+python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+  --platform manylinux_2_28_x86_64 -d .whl-study $(uv export --no-hashes --frozen | grep -E '^(transformers|peft)==' | cut -d' ' -f1)
 python3 - .whl/bitsandbytes-*.whl .whl-study <<'PY'
 import sys, zipfile
 from pathlib import Path
