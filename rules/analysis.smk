@@ -159,6 +159,33 @@ rule plot_tradeoff:
         "../workflow/scripts/plot_tradeoff.py"
 
 
+rule calibration:
+    input:
+        baseline=get_baseline_runs,
+        post=get_postqlora_runs,
+    output:
+        summary=report(
+            "evals/compare/calibration.csv",
+            caption="../report/calibration.rst",
+            category="Tables",
+        ),
+        bins="evals/compare/reliability_bins.csv",
+        png=report(
+            "docs/figures/reliability.png",
+            caption="../report/reliability.rst",
+            category="Figures",
+        ),
+        pdf="docs/figures/reliability.pdf",
+    log:
+        "logs/calibration.log",
+    benchmark:
+        "benchmarks/calibration.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../workflow/scripts/calibration.py"
+
+
 rule write_front_page:
     input:
         tests="evals/compare/paired_tests.csv",

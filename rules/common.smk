@@ -333,6 +333,7 @@ def get_all_targets(wildcards):
         "evals/baseline/summary.csv",
         "evals/baseline/bootstrap_ci.csv",
         *get_baseline_runs(wildcards),
+        "docs/figures/reliability.png",
     ]
     if ADAPTERS:
         targets += [

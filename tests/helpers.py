@@ -45,8 +45,17 @@ def prepare_task_data(tasks: list[str], local_dir: Path, out: Path) -> dict[str,
     return files
 
 
-def write_run(root: Path, task: str, seed: int, values: list[float], adapter: str | None = None, **meta) -> str:
-    """A minimal evaluation directory in lm-eval's schema (the fields the summaries and analysis read)."""
+def write_run(
+    root: Path,
+    task: str,
+    seed: int,
+    values: list[float],
+    adapter: str | None = None,
+    probabilities: list[float] | None = None,
+    **meta,
+) -> str:
+    """A minimal evaluation directory in lm-eval's schema (the fields the summaries and analysis read); a
+    multiple-choice item's correct choice has probability ``probabilities[i]`` (default: its value)."""
     import numpy as np
 
     directory = root / (adapter or "base") / f"{task}_seed{seed}"
@@ -72,8 +81,25 @@ def write_run(root: Path, task: str, seed: int, values: list[float], adapter: st
     }
     (directory / "results.json").write_text(json.dumps(results))
     rows = [{"doc_id": i, "doc_hash": f"h{i:03d}", "acc": v, "acc_norm": v} for i, v in enumerate(values)]
+    for row, probability in zip(rows, probabilities or values, strict=True):
+        row |= two_choice_item(task, probability)
     (directory / f"samples_{task}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return str(directory)
+
+
+def two_choice_item(task: str, value: float) -> dict:
+    """An item of two choices, the first correct, whose probability is ``value`` (held within 0.05-0.95): the
+    document and per-choice log-likelihoods (lm-eval's ``resps``) of a multiple-choice task."""
+    import math
+
+    first = min(0.95, max(0.05, value))
+    resps = [[[math.log(first), "False"]], [[math.log(1 - first), "False"]]]
+    if task.startswith("arc"):
+        return {"doc": {"choices": {"label": ["A", "B"], "text": ["a", "b"]}, "answerKey": "A"}, "resps": resps}
+    if task.startswith("truthfulqa_mc"):
+        target = {"choices": ["a", "b"], "labels": [1, 0]}
+        return {"doc": {"mc1_targets": target, "mc2_targets": target}, "resps": resps}
+    return {}
 
 
 def run_snakemake(workdir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

@@ -3,13 +3,23 @@ multiplicity, recipes over their training seeds."""
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .calibration import (
+    BINNED_METRICS,
+    CALIBRATION_METRICS,
+    CALIBRATION_SMALL_N,
+    CalibrationItems,
+    reliability_bins,
+    summary,
+)
 from .pairing import join_items, unique_by_hash
 from .results import EvalRun
 from .stats import (
@@ -27,6 +37,7 @@ from .stats import (
     mde_paired_t,
     mde_t,
     paired_bootstrap,
+    paired_bootstrap_statistic,
     paired_clt_interval,
     paired_score_interval,
     paired_standard_error,
@@ -136,7 +147,77 @@ def deltas_table(runs: RunSet, settings: StatsSettings) -> pd.DataFrame:
                 "eval_seed": seed,
             }
             rows.append(ids | describe_delta(b, p, right_wrong=spec.is_right_wrong(metric), s=settings))
+        if spec.correct is not None and seed == runs.seeds()[0]:
+            ids = {k: rows[-1][k] for k in ("task", "adapter", "recipe", "training_seed", "eval_seed")}
+            for metric in CALIBRATION_METRICS:
+                test = _calibration_test(base.directory, post.directory, metric, settings, settings.confidence_level)
+                rows.append(ids | {"metric": metric} | _calibration_figures(test, base, post, metric))
     return pd.DataFrame(rows)
+
+
+@functools.cache
+def _calibration_items(directory: Path) -> CalibrationItems:
+    """A run's calibration items, read once per process (the deltas and the paired tests both need them)."""
+    return CalibrationItems.of(EvalRun.load(directory))
+
+
+@functools.cache
+def _calibration_test(base: Path, post: Path, metric: str, s: StatsSettings, level: float) -> BootstrapTest:
+    """The paired bootstrap at ``level`` of a calibration metric's change from the run in ``base`` to the one in
+    ``post``; computed once per process."""
+    b, p = _calibration_items(base), _calibration_items(post)
+    join_items(
+        dict(zip(b.doc_hashes, b.brier, strict=True)),
+        dict(zip(p.doc_hashes, p.brier, strict=True)),
+        label=f"{post} calibration",
+    )
+    options = {"n_resamples": s.n_resamples, "confidence_level": level, "seed": s.seed}
+    if metric == "brier":
+        return paired_bootstrap(b.brier, p.brier, **options)
+    columns = ([b.confidence, b.right], [p.confidence, p.right])
+    return paired_bootstrap_statistic(*columns, BINNED_METRICS[metric], **options)
+
+
+def calibration_tables(runs: RunSet) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per multiple-choice task and model (``base`` or an adapter) on the first eval seed: accuracy and the
+    calibration metrics; and the reliability diagram's equal-mass bins."""
+    seed = runs.seeds()[0]
+    models = [("base", task, runs.baseline[(task, seed)]) for task in runs.tasks()]
+    models += [
+        (adapter, task, runs.post[(adapter, task, seed)]) for adapter in runs.adapters() for task in runs.tasks()
+    ]
+    summaries, bins = [], []
+    for model, task, run in models:
+        if get_task(task).correct is None:
+            continue
+        items = _calibration_items(run.directory)
+        figures = summary(items)
+        ids = {"task": task, "model": model, "eval_seed": seed}
+        summaries.append(ids | figures | {"small_n": figures["n_items"] < CALIBRATION_SMALL_N})
+        bins += [ids | b for b in reliability_bins(items)]
+    return pd.DataFrame(summaries), pd.DataFrame(bins)
+
+
+def _calibration_figures(test: BootstrapTest, base: EvalRun, post: EvalRun, metric: str) -> dict:
+    """A calibration change as :func:`describe_delta` words a delta, with the figures a binned statistic has."""
+    interval = test.interval
+    before, after = (summary(_calibration_items(run.directory))[metric] for run in (base, post))
+    return {
+        "n_items": interval.n,
+        "baseline": before,
+        "post": after,
+        "delta": interval.estimate,
+        "paired_se": interval.standard_error,
+        "bootstrap_ci_low": interval.low,
+        "bootstrap_ci_high": interval.high,
+        "bootstrap_p": test.pvalue,
+        "delta_ci_low": interval.low,
+        "delta_ci_high": interval.high,
+        "delta_ci_method": interval.method,
+        "mde": float("nan"),
+        "mde_method": "none for a binned statistic",
+        "small_n": interval.n < CALIBRATION_SMALL_N,
+    }
 
 
 def eval_seeds_identical(runs: RunSet, task: str, adapter: str | None = None) -> bool:
@@ -237,6 +318,9 @@ def paired_tests_table(runs: RunSet, settings: StatsSettings) -> pd.DataFrame:
                 tests.append(test)
                 if recipe:
                     by_recipe[(task, metric, recipe)].append((base, post))
+        if spec.correct is not None:
+            for adapter in runs.adapters():
+                tests += _calibration_test_rows(base_run, runs.post[(adapter, task, seed)], settings)
     for (task, metric, recipe), pairs in sorted(by_recipe.items()):
         if len(pairs) >= 2:
             test = _recipe_test(task, pairs, settings)
@@ -247,6 +331,30 @@ def paired_tests_table(runs: RunSet, settings: StatsSettings) -> pd.DataFrame:
         return pd.DataFrame()
     _adjust_families(tests, settings)
     return pd.DataFrame([t.row for t in tests])
+
+
+def _calibration_test_rows(base: EvalRun, post: EvalRun, s: StatsSettings) -> list[_TestRow]:
+    """One adapter's calibration changes on one task, each tested by the paired bootstrap."""
+    ids = {
+        "task": post.task,
+        "adapter": post.pipeline["adapter"],
+        "recipe": post.pipeline.get("recipe"),
+        "training_seed": post.pipeline.get("training_seed"),
+        "eval_seed": post.pipeline["seed"],
+        "eval_seeds_identical": None,
+    }
+    rows = []
+    for metric in CALIBRATION_METRICS:
+        test = _calibration_test(base.directory, post.directory, metric, s, s.confidence_level)
+        figures = _calibration_figures(test, base, post, metric)
+        row = ids | {"metric": metric, "level": "training seed"} | figures
+        row |= {"test": f"paired bootstrap BCa (scipy), {s.n_resamples} resamples", "p_raw": test.pvalue}
+
+        def interval_at(level: float, metric: str = metric) -> Interval:
+            return _calibration_test(base.directory, post.directory, metric, s, level).interval
+
+        rows.append(_TestRow(row, interval_at))
+    return rows
 
 
 def _adjust_families(tests: list[_TestRow], s: StatsSettings) -> None:

@@ -8,8 +8,9 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from .calibration import CALIBRATION_SMALL_N
 from .stats import StatsSettings
-from .tasks import get_task
+from .tasks import CALIBRATION_METRIC_LABELS, get_task
 
 
 def _number(value: float) -> str:
@@ -26,11 +27,12 @@ def _change(row: pd.Series, s: StatsSettings) -> str:
     direction = "rose" if row["delta"] > 0 else "fell" if row["delta"] < 0 else "did not change"
     verdict = "significant" if row["significant"] else "not significant"
     mde = row["mde"]
-    detectable = (
-        f"the smallest change this study detects with {s.power:.0%} power is ±{mde:.4f}"
-        if not math.isnan(mde)
-        else "too few items changed for any change to be detectable"
-    )
+    if row["metric"] in CALIBRATION_METRIC_LABELS:
+        detectable = "a binned statistic, so no smallest detectable change is given"
+    elif math.isnan(mde):
+        detectable = "too few items changed for any change to be detectable"
+    else:
+        detectable = f"the smallest change this study detects with {s.power:.0%} power is ±{mde:.4f}"
     sentence = (
         f"{spec.label} {spec.label_of(row['metric'])} {direction} by {abs(row['delta']):.4f} "
         f"({row['baseline']:.4f} → {row['post']:.4f}; {s.confidence_level:.0%} CI {_number(row['delta_ci_low'])} "
@@ -55,6 +57,17 @@ def _more_declines(rows: pd.DataFrame) -> list[str]:
     return warnings
 
 
+def _more_confidently_wrong(rows: pd.DataFrame) -> list[str]:
+    """A warning per task whose calibration error or Brier score rose significantly after fine-tuning."""
+    worse = rows[rows["metric"].isin(["brier", "ece_10_bin"]) & (rows["delta"] > 0) & rows["significant"]]
+    return [
+        f"**{get_task(task).label}: calibration got worse after fine-tuning.** The model holds its answers with "
+        "confidence its accuracy does not back: wrong answers are now held more firmly (see the reliability "
+        "diagram, ``docs/figures/reliability.png``)."
+        for task in sorted(set(worse["task"]))
+    ]
+
+
 def _headline(tests: pd.DataFrame, s: StatsSettings) -> list[str]:
     lines = []
     for level, rows in tests.groupby("level", sort=False):
@@ -70,7 +83,7 @@ def _headline(tests: pd.DataFrame, s: StatsSettings) -> list[str]:
             lines += [f"- **{adapter}**", ""]
             ordered = adapter_rows.sort_values("task", kind="stable")
             lines += [f"  - {_change(row, s)}" for _, row in ordered.iterrows()]
-            lines += [f"  - {warning}" for warning in _more_declines(ordered)]
+            lines += [f"  - {warning}" for warning in _more_declines(ordered) + _more_confidently_wrong(ordered)]
             lines.append("")
     return lines
 
@@ -113,7 +126,8 @@ def front_page(model: str, tests: pd.DataFrame, intervals: Iterable[pd.DataFrame
         lines += _headline(tests, s)
         if tests["small_n"].any():
             lines += [
-                f"**Small samples.** Rows with fewer than {s.small_n} items carry ``small_n``: at such sizes "
+                f"**Small samples.** Rows with fewer than {s.small_n} items (calibration rows: fewer than "
+                f"{CALIBRATION_SMALL_N}, where a 10-bin ECE is mostly noise) carry ``small_n``: at such sizes "
                 "bootstrap and CLT intervals run too narrow, so treat them as drafts.",
                 "",
             ]

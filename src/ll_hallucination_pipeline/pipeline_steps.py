@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .analysis import RunSet, deltas_table, judge_summary, judge_tests_table, paired_tests_table
+from .analysis import RunSet, calibration_tables, deltas_table, judge_summary, judge_tests_table, paired_tests_table
 from .exports import (
     delta_summary,
     eval_card_template,
@@ -21,7 +21,7 @@ from .exports import (
 )
 from .front_page import front_page
 from .io import atomic_write_csv, atomic_write_json, atomic_write_text
-from .plots import tradeoff_scatter
+from .plots import reliability_figure, save_figure, tradeoff_scatter
 from .recipe import load_recipe
 from .stats import StatsSettings
 from .weights_hash import provenance_sha256
@@ -39,6 +39,17 @@ def write_comparison_tables(
     runs = RunSet.load(run_dirs(baseline_files), run_dirs(post_files))
     atomic_write_csv(deltas_csv, deltas_table(runs, settings))
     atomic_write_csv(tests_csv, paired_tests_table(runs, settings))
+
+
+def write_calibration(
+    baseline_files: Sequence[str], post_files: Sequence[str], summary_csv: str, bins_csv: str, png: str, pdf: str
+) -> None:
+    """Each multiple-choice task's calibration per model, its reliability bins, and the reliability diagram."""
+    runs = RunSet.load(run_dirs(baseline_files), run_dirs(post_files))
+    summary, bins = calibration_tables(runs)
+    atomic_write_csv(summary_csv, summary)
+    atomic_write_csv(bins_csv, bins)
+    save_figure(reliability_figure(bins), png, pdf)
 
 
 def write_recipe_table(recipe_files: Sequence[str], markdown: str, csv: str) -> None:

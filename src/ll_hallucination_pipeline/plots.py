@@ -1,5 +1,6 @@
-"""The trade-off scatter: per adapter, Δ on a knowledge task against Δ on a truthfulness task, CI bars,
-significance marked; one panel per pair of configured tasks (see :mod:`.tasks` for each task's role)."""
+"""The figures: the trade-off scatter (per adapter, Δ on a knowledge task against Δ on a truthfulness task, CI bars,
+significance marked; one panel per pair of configured tasks, see :mod:`.tasks` for each task's role) and the
+reliability diagram of each multiple-choice task."""
 
 from __future__ import annotations
 
@@ -97,12 +98,52 @@ def tradeoff_figure(delta_summary: pd.DataFrame):  # -> matplotlib Figure
 
 
 def tradeoff_scatter(delta_summary: pd.DataFrame, png: str | Path, pdf: str | Path) -> None:
-    """Write the figure as PNG and PDF with fixed metadata, so re-runs are byte-identical."""
+    """The trade-off figure as PNG and PDF (:func:`save_figure`)."""
+    save_figure(tradeoff_figure(delta_summary), png, pdf)
+
+
+RELIABILITY_TITLE = "Reliability: confidence in the preferred choice against its accuracy (equal-mass bins)"
+
+
+def reliability_figure(bins: pd.DataFrame):  # -> matplotlib Figure
+    """One panel per task: each model's bins (mean confidence, accuracy), the items per bin beside each point,
+    and the diagonal a calibrated model lies on."""
+    import matplotlib
+
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig = tradeoff_figure(delta_summary)
+    tasks = sorted(bins["task"].unique()) if not bins.empty else []
+    fig, axes = plt.subplots(1, max(1, len(tasks)), figsize=(5.2 * max(1, len(tasks)), 5.2), dpi=150, squeeze=False)
+    if not tasks:
+        axes[0][0].text(0.5, 0.5, "no multiple-choice task was evaluated", ha="center", va="center")
+    for ax, task in zip(axes[0], tasks, strict=True):
+        ax.plot([0, 1], [0, 1], color="0.6", lw=0.8, ls="--", label="calibrated")
+        for model, rows in bins[bins["task"] == task].groupby("model", sort=False):
+            line = ax.plot(rows["mean_confidence"], rows["accuracy"], marker="o", ms=4, label=model)[0]
+            for row in rows.itertuples():
+                ax.annotate(
+                    str(row.n_items),
+                    (row.mean_confidence, row.accuracy),
+                    textcoords="offset points",
+                    xytext=(4, -10),
+                    fontsize=6,
+                    color=line.get_color(),
+                )
+        ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="mean confidence in the bin", ylabel="accuracy in the bin")
+        ax.set_title(get_task(task).label)
+        ax.legend(fontsize=7, loc="upper left")
+    fig.suptitle(RELIABILITY_TITLE + "\n(numbers: items per bin; below the diagonal: overconfident)")
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig: object, png: str | Path, pdf: str | Path) -> None:
+    """Write ``fig`` as PNG and PDF with fixed metadata, so re-runs are byte-identical."""
+    import matplotlib.pyplot as plt
+
     for path, metadata in ((png, {"Software": None}), (pdf, {"Creator": None, "Producer": None, "CreationDate": None})):
         buffer = io.BytesIO()
-        fig.savefig(buffer, format=Path(path).suffix[1:], metadata=metadata)
+        fig.savefig(buffer, format=Path(path).suffix[1:], metadata=metadata)  # type: ignore[attr-defined]
         atomic_write_bytes(path, buffer.getvalue())
-    plt.close(fig)
+    plt.close(fig)  # type: ignore[arg-type]

@@ -93,10 +93,11 @@ class Task:
         return self.output_type == "generate_until"
 
     def label_of(self, metric: str) -> str:
-        """How tables and sentences name ``metric``: the tested metric's label, a derived one's, else its own name."""
+        """How tables and sentences name ``metric``: the tested metric's label, a derived or calibration one's, else
+        its own name."""
         if metric == self.test_metric:
             return self.metric_label
-        return DERIVED_METRIC_LABELS.get(metric, metric)
+        return DERIVED_METRIC_LABELS.get(metric) or CALIBRATION_METRIC_LABELS.get(metric, metric)
 
     def is_right_wrong(self, metric: str) -> bool:
         """Whether ``metric`` is 0/1 per item (McNemar, Newcombe) rather than continuous (paired BCa)."""
@@ -109,6 +110,13 @@ class Task:
 DERIVED_METRIC_LABELS = {
     "no_comment": "share of answers 'I have no comment.'",
     "abstained": "share of empty or declining answers",
+}
+# Names in words of the calibration metrics every multiple-choice task reports (see :mod:`.calibration`).
+CALIBRATION_METRIC_LABELS = {
+    "brier": "Brier score (lower is better)",
+    "ece_10_bin": "ECE over 10 equal-mass bins (lower is better)",
+    "ece_debiased": "debiased calibration error (lower is better)",
+    "selective_acc_10": "accuracy on its 10 % most confident items",
 }
 
 

@@ -6,13 +6,18 @@ import numpy as np
 import pytest
 
 from ll_hallucination_pipeline.analysis import RunSet, deltas_table, paired_tests_table
+from ll_hallucination_pipeline.calibration import CALIBRATION_METRICS
 from ll_hallucination_pipeline.errors import PipelineInputError
 from ll_hallucination_pipeline.stats import StatsSettings
 from tests.helpers import write_run
 
 
+def _without_calibration(table):
+    return table[~table["metric"].isin(CALIBRATION_METRICS)]
+
+
 def test_per_seed_and_pooled_rows_with_holm(runs):
-    table = paired_tests_table(runs, StatsSettings(n_resamples=500, seed=1))
+    table = _without_calibration(paired_tests_table(runs, StatsSettings(n_resamples=500, seed=1)))
     per_seed = table[table["level"] == "training seed"]
     pooled = table[table["level"] == "pooled over training seeds"]
     assert len(per_seed) == 4 and len(pooled) == 2
@@ -28,7 +33,7 @@ def test_per_seed_and_pooled_rows_with_holm(runs):
 
 
 def test_every_figure_of_a_delta_and_its_family(runs):
-    table = paired_tests_table(runs, StatsSettings(n_resamples=500, seed=1))
+    table = _without_calibration(paired_tests_table(runs, StatsSettings(n_resamples=500, seed=1)))
     arc = table[(table["task"] == "arc_easy") & (table["level"] == "training seed")]
     assert set(arc["delta_ci_method"]) == {"Newcombe score"} and set(arc["effect_size_kind"]) == {"Cohen's g"}
     tqa = table[(table["task"] == "truthfulqa_mc2") & (table["level"] == "training seed")]
@@ -41,7 +46,9 @@ def test_every_figure_of_a_delta_and_its_family(runs):
     assert (table["paired_se"] > 0).all() and (tqa["mde"] > 0).all()
     assert arc["mde"].isna().all()  # at most 5 changed items: no change is detectable by McNemar at 0.05
     assert table["small_n"].all()  # 40 items < 100
-    assert not paired_tests_table(runs, StatsSettings(n_resamples=500, small_n=40))["small_n"].any()
+    assert not _without_calibration(paired_tests_table(runs, StatsSettings(n_resamples=500, small_n=40)))[
+        "small_n"
+    ].any()
     pooled = table[table["level"] == "pooled over training seeds"].iloc[0]
     assert pooled["n_training_seeds"] == 2 and pooled["recipe_se"] ** 2 == pytest.approx(
         pooled["training_seed_sd"] ** 2 / 2 + pooled["item_se"] ** 2
@@ -49,7 +56,7 @@ def test_every_figure_of_a_delta_and_its_family(runs):
 
 
 def test_deltas_per_eval_seed(runs):
-    deltas = deltas_table(runs, StatsSettings(n_resamples=500))
+    deltas = _without_calibration(deltas_table(runs, StatsSettings(n_resamples=500)))
     assert len(deltas) == 2 * 3 * 2  # adapters x (tqa acc, arc acc, arc acc_norm) x eval seeds
     assert np.allclose(deltas["delta"], deltas["post"] - deltas["baseline"])
     assert (deltas["delta_ci_low"] <= deltas["delta"]).all() and (deltas["delta"] <= deltas["delta_ci_high"]).all()

@@ -39,7 +39,10 @@ LAYERS: list[tuple[str, set[str]]] = [
         "work: scoring, generation, evaluation, judging, training",
         {"generation", "scoring", "evaluate", "judge", "smoke", "train"},
     ),
-    ("analysis: tables, documents, figures", {"summary", "analysis", "front_page", "exports", "plots"}),
+    (
+        "analysis: tables, documents, figures",
+        {"summary", "calibration", "analysis", "front_page", "exports", "plots"},
+    ),
     ("entry points for Snakemake", {"pipeline_steps", "snakemake_glue"}),
 ]
 LAYER_OF = {module: index for index, (_, modules) in enumerate(LAYERS) for module in modules}

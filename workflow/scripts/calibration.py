@@ -1,0 +1,10 @@
+"""Snakemake adapter: calibration per model and task, reliability bins and the reliability diagram."""
+
+from ll_hallucination_pipeline.snakemake_glue import logged
+
+with logged(snakemake.log[0]):  # noqa: F821
+    from ll_hallucination_pipeline.pipeline_steps import write_calibration
+
+    sm = snakemake  # noqa: F821
+    out = sm.output
+    write_calibration(sm.input.baseline, sm.input.post, out.summary, out.bins, out.png, out.pdf)
