@@ -14,6 +14,7 @@ include: "rules/baseline.smk"
 include: "rules/qlora.smk"
 include: "rules/analysis.smk"
 include: "rules/judge.smk"
+include: "rules/precision.smk"
 
 
 # `snakemake --report` opens with the study's headline once `all` has written it.

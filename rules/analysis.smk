@@ -193,6 +193,7 @@ rule write_front_page:
             "evals/baseline/bootstrap_ci.csv",
             "evals/postqlora/bootstrap_ci.csv",
         ],
+        precision=["evals/compare/precision.csv"] if EXTRA_PRECISIONS else [],
     output:
         FRONT_PAGE,
     log:

@@ -59,6 +59,13 @@ BASELINE_RUN = "evals/baseline/{task}_seed{seed}_full"
 DRAFT_RUN = "evals/drafts/baseline/{task}_seed{seed}_limit{limit}"
 POST_RUN = "evals/postqlora/{adapter}/{task}_seed{seed}_full"
 POST_DRAFT_RUN = "evals/drafts/postqlora/{adapter}/{task}_seed{seed}_limit{limit}"
+# Base precisions beyond the study's own (nf4), evaluated on the first eval seed: the unquantized base (bf16) with
+# each adapter unmerged, and each adapter merged into it (merged, whose base is bf16's).
+EXTRA_PRECISIONS = [p for p in EVAL["precisions"] if p != "nf4"]
+PRECISION_BASELINE_RUN = "evals/precision/{precision}/baseline/{task}_seed{seed}_full"
+PRECISION_POST_RUN = (
+    "evals/precision/{precision}/postqlora/{adapter}/{task}_seed{seed}_full"
+)
 # The report's front page (Snakefile `report:`): the study's headline, written once there are adapters.
 FRONT_PAGE = "docs/report_front_page.rst"
 # The generated documents that docs/manifest.json lists beside the hashes of what they were made from.
@@ -150,6 +157,7 @@ wildcard_constraints:
     recipe="|".join(RECIPES) or "^$",
     sft="|".join(SFT_SOURCES) or "^$",
     adapter="|".join(ADAPTERS) or "^$",
+    precision="bf16|merged",
 
 
 def get_model_dir(wildcards):
@@ -211,14 +219,56 @@ def get_final_limit(wildcards):
     return None
 
 
-def eval_params():
-    """Settings that change evaluation numbers (so Snakemake re-runs exactly when they change)."""
-    return {
+def eval_params(precision="nf4"):
+    """Settings that change evaluation numbers (so Snakemake re-runs exactly when they change); beyond nf4 the
+    base is unquantized, and merged merges the adapter into it."""
+    params = {
         "model_label": MODEL_LABEL,
-        "quantization": QUANTIZATION,
+        "quantization": (
+            QUANTIZATION if precision == "nf4" else QUANTIZATION | {"mode": "none"}
+        ),
         "num_fewshot": EVAL["num_fewshot"],
         "max_gen_toks": EVAL["max_gen_toks"],
     }
+    return params | ({"merge_adapter": True} if precision == "merged" else {})
+
+
+def get_precision_eval_params(wildcards):
+    return eval_params(wildcards.precision)
+
+
+def first_seed_runs(run, name):
+    """One output per configured task on the first eval seed (other precisions' evaluations)."""
+    return expand(f"{run}/{name}", task=TASKS, seed=SEEDS[0], allow_missing=True)
+
+
+def get_precision_runs(wildcards):
+    """Every other precision's evaluations: bf16's base, and each precision's adapters."""
+    files = ("results.json", "samples_{task}.jsonl")
+    runs = [
+        f"{PRECISION_BASELINE_RUN}/{name}"
+        for name in files
+        if "bf16" in EXTRA_PRECISIONS
+    ]
+    bases = [
+        expand(run, precision="bf16", task=task, seed=SEEDS[0])
+        for run in runs
+        for task in TASKS
+    ]
+    posts = [
+        expand(
+            f"{PRECISION_POST_RUN}/{name}",
+            precision=precision,
+            adapter=adapter,
+            task=task,
+            seed=SEEDS[0],
+        )
+        for name in files
+        for precision in EXTRA_PRECISIONS
+        for adapter in ADAPTERS
+        for task in TASKS
+    ]
+    return [path for group in bases + posts for path in group]
 
 
 def get_baseline_runs(wildcards):
@@ -348,4 +398,6 @@ def get_all_targets(wildcards):
         ]
         if JUDGES:
             targets += ["evals/judge/summary.csv", "evals/judge/paired_tests.csv"]
+        if EXTRA_PRECISIONS:
+            targets.append("evals/compare/precision.csv")
     return targets

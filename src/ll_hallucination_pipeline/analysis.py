@@ -357,6 +357,72 @@ def _calibration_test_rows(base: EvalRun, post: EvalRun, s: StatsSettings) -> li
     return rows
 
 
+def precision_table(study: RunSet, others: dict[str, RunSet], settings: StatsSettings) -> pd.DataFrame:
+    """The study's numbers on other base precisions (``others``: precision -> its runs on the first eval seed,
+    the unquantized base's as baseline) against its own (``study``, NF4), per task's tested metric:
+
+    - the quantization gap of the base, each other precision's base − the study's (rows once per base);
+    - each adapter's delta on every precision, the study's included;
+    - the difference of those deltas (other − study), a paired bootstrap of the per-item difference of differences.
+
+    Each (level, task, metric) is a family: Holm p-values and Bonferroni intervals, as in the paired tests.
+    """
+    tasks = sorted({task for runs in others.values() for task in runs.tasks()})
+    tests = [test for task in tasks for test in _precision_rows(task, study, others, settings)]
+    if not tests:
+        return pd.DataFrame()
+    _adjust_families(tests, settings)
+    return pd.DataFrame([t.row for t in tests])
+
+
+def _precision_rows(task: str, study: RunSet, others: dict[str, RunSet], settings: StatsSettings) -> list[_TestRow]:
+    """:func:`precision_table`'s rows of one task."""
+    seed = study.seeds()[0]
+    spec, base_nf4 = get_task(task), study.baseline[(task, seed)]
+    metric, right_wrong = spec.test_metric, spec.is_right_wrong(spec.test_metric)
+    tests: list[_TestRow] = []
+
+    def add(test: _TestRow, level: str, adapter: str, precision: str) -> None:
+        ids = {"task": task, "metric": metric, "adapter": adapter, "precision": precision, "eval_seed": seed}
+        test.row = ids | test.row | {"level": level}
+        tests.append(test)
+
+    def delta(base: EvalRun, post: EvalRun) -> _TestRow:
+        return _seed_test(*_paired_items(base, post, metric), right_wrong, settings)
+
+    bases: dict[str, tuple[str, EvalRun]] = {}  # a base several precisions share (merged's is bf16's) counts once
+    for precision, runs in sorted(others.items()):
+        bases.setdefault(str(runs.baseline[(task, seed)].directory), (precision, runs.baseline[(task, seed)]))
+    for precision, base in bases.values():
+        add(delta(base_nf4, base), f"quantization gap of the base ({precision} − nf4)", "base", precision)
+    for adapter in study.adapters():
+        add(delta(base_nf4, study.post[(adapter, task, seed)]), "adapter delta on nf4", adapter, "nf4")
+    for precision, runs in sorted(others.items()):
+        base = runs.baseline[(task, seed)]
+        for adapter in runs.adapters():
+            post_nf4, post = study.post[(adapter, task, seed)], runs.post[(adapter, task, seed)]
+            add(delta(base, post), f"adapter delta on {precision}", adapter, precision)
+            difference = _difference_of_deltas(
+                _paired_items(base_nf4, post_nf4, metric), _paired_items(base, post, metric), settings
+            )
+            add(difference, f"difference of deltas ({precision} − nf4)", adapter, precision)
+    return tests
+
+
+def _difference_of_deltas(
+    study: tuple[np.ndarray, np.ndarray], other: tuple[np.ndarray, np.ndarray], s: StatsSettings
+) -> _TestRow:
+    """Whether an adapter's per-item delta differs between two precisions: (other post − base) − (study's)."""
+    study_delta, other_delta = study[1] - study[0], other[1] - other[0]
+    row = describe_delta(study_delta, other_delta, right_wrong=False, s=s)
+    row |= {"test": f"paired bootstrap BCa (scipy), {s.n_resamples} resamples", "p_raw": row["bootstrap_p"]}
+
+    def interval_at(level: float) -> Interval:
+        return _reported_interval(study_delta, other_delta, False, s, level, None)
+
+    return _TestRow(row, interval_at)
+
+
 def _adjust_families(tests: list[_TestRow], s: StatsSettings) -> None:
     """Holm p-values and Bonferroni intervals within each (task, metric, level) family of rows."""
     families: dict[tuple[str, str, str], list[_TestRow]] = defaultdict(list)

@@ -97,4 +97,15 @@ def check_config(config: dict[str, Any], *, source: str = "config.yaml") -> dict
             where = f"{where}.{extra[0]}" if error.absolute_path else extra[0]
             raise PipelineInputError(f"{source}: {where} is not a known key; {_fix(error)}")
         raise PipelineInputError(f"{source}: {where}={error.instance!r} is invalid; {_fix(error)}")
+    precisions = config["eval"]["precisions"]
+    if "nf4" not in precisions:
+        raise PipelineInputError(
+            f"{source}: eval.precisions={precisions!r} lacks nf4, the base the adapters are trained on and the "
+            "study's own; list it first, e.g. [nf4, bf16]"
+        )
+    if "merged" in precisions and "bf16" not in precisions:
+        raise PipelineInputError(
+            f"{source}: eval.precisions={precisions!r} has merged without bf16; a merged adapter is compared with "
+            "the unquantized base, so add bf16: [nf4, bf16, merged]"
+        )
     return config

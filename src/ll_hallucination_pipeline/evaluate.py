@@ -18,7 +18,7 @@ from .devices import best_device
 from .errors import PipelineInputError
 from .fingerprint import model_fingerprint
 from .io import atomic_write_json, publish_files
-from .model_loading import load_model, load_tokenizer
+from .model_loading import check_unquantized_fits, load_model, load_tokenizer
 from .quantization import QuantizationSettings
 from .results import RESULTS_NAME, SCORING_NAME, run_files, samples_name
 from .tasks import get_data_set, get_task
@@ -91,18 +91,27 @@ def build_lm(
     adapter_dir: Path | None = None,
     token_budget: TokenBudgetSetting = "auto",
     model_sha256: str | None = None,
+    merge_adapter: bool = False,
 ) -> Any:
-    """Load the model once and wrap it in the scorer lm-eval calls (``model_sha256``: see :func:`evaluate_jobs`)."""
+    """Load the model once and wrap it in the scorer lm-eval calls (``model_sha256``, ``merge_adapter``: see
+    :func:`evaluate_jobs`)."""
     from .score_cache import ScoreCache
     from .scoring import SharedPrefixLM
 
     compile_lm_eval_templates_once()
     aggregate_lone_rouge_scores_directly()
     device = best_device()
+    settings = quantization.for_device(device)
+    if device.startswith("cuda"):
+        import torch
+
+        check_unquantized_fits(model_dir, settings, torch.cuda.mem_get_info()[0])
     fingerprint = model_fingerprint(
-        model_dir, quantization.for_device(device), adapter_dir, device=device, model_sha256=model_sha256
+        model_dir, settings, adapter_dir, device=device, model_sha256=model_sha256, merged=merge_adapter
     )
-    model = load_model(model_dir, quantization, adapter_dir=adapter_dir, device=device, for_inference=True)
+    model = load_model(
+        model_dir, quantization, adapter_dir=adapter_dir, device=device, for_inference=True, merge_adapter=merge_adapter
+    )
     model.eval()
     tokenizer = load_tokenizer(model_dir)
     return SharedPrefixLM(model, tokenizer, cache=ScoreCache(cache_dir, fingerprint), token_budget=token_budget)
@@ -262,11 +271,13 @@ def evaluate_jobs(
     token_budget: TokenBudgetSetting,
     adapter_dir: Path | None = None,
     model_sha256: str | None = None,
+    merge_adapter: bool = False,
 ) -> list[dict[str, Any]]:
     """Load the model once, evaluate every request (e.g. one task's seeds) and record what produced the numbers.
 
     ``model_sha256``: the base weights' hash where already known (the DAG reads it from the
-    ``hash_base_model`` record, see :mod:`.weights_hash`); ``None`` hashes them here.
+    ``hash_base_model`` record, see :mod:`.weights_hash`); ``None`` hashes them here. ``merge_adapter``: merge the
+    adapter into the (unquantized) base rather than apply it unmerged.
 
     A seed that cannot change the result (lm-eval's record of an earlier request on the same task, data
     and limit says 0-shot loglikelihood scoring) is not rerun: see :func:`reuse_evaluation`. Otherwise
@@ -286,6 +297,7 @@ def evaluate_jobs(
         adapter_dir=adapter_dir,
         token_budget=token_budget,
         model_sha256=model_sha256,
+        merge_adapter=merge_adapter,
     )
     device = str(lm.device)
     shared = {
@@ -293,6 +305,7 @@ def evaluate_jobs(
         "model_path": str(model_dir),
         "adapter": Path(adapter_dir).name if adapter_dir else None,
         "adapter_path": str(adapter_dir) if adapter_dir else None,
+        "adapter_merged": merge_adapter,
         "recipe": trained.get("recipe"),
         "training_seed": trained.get("seed"),
         "quantization": json.dumps(quantization.for_device(device.split(":")[0]).as_dict(), sort_keys=True),

@@ -21,6 +21,7 @@ def model_fingerprint(
     *,
     device: str,
     model_sha256: str | None = None,
+    merged: bool = False,
 ) -> str:
     """Identity of a scoring model: weights' hash, adapter hash, quantization, dtype and device kind.
 
@@ -37,4 +38,6 @@ def model_fingerprint(
         "device": device,
         "numerics": NUMERICS,
     }
+    if merged:  # a merged adapter scores differently from the same adapter unmerged
+        parts["merged"] = True
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()

@@ -110,8 +110,32 @@ def _seeds(intervals: pd.DataFrame) -> list[str]:
     return [title, "-" * len(title), "", text, ""]
 
 
-def front_page(model: str, tests: pd.DataFrame, intervals: Iterable[pd.DataFrame], s: StatsSettings) -> str:
-    """The headline: each adapter's deltas with intervals, adjusted p and detectable effect; identical seeds."""
+def _precisions(precision: pd.DataFrame, s: StatsSettings) -> list[str]:
+    """Which base the numbers hold on: the base's quantization gap and each adapter's difference of deltas."""
+    title = "Which base the numbers hold on"
+    lines = [title, "-" * len(title), ""]
+    lines += [
+        "Every model was also evaluated on the unquantized base (``bf16``, adapters unmerged; ``merged``: merged "
+        "into it), on the first eval seed (``evals/compare/precision.csv``). On a CPU the unquantized base runs in "
+        "the CPU's compute dtype, and the embedded model is itself dequantized from a Q4_1 GGUF: its gap measures "
+        "re-quantizing that model, not a bf16 original.",
+        "",
+    ]
+    shown = precision[precision["level"].str.startswith(("quantization gap", "difference of deltas"))]
+    for _, row in shown.sort_values(["adapter", "task"], kind="stable").iterrows():
+        lines.append(f"- {row['level']}, {row['adapter']}: {_change(row, s)}")
+    return [*lines, ""]
+
+
+def front_page(
+    model: str,
+    tests: pd.DataFrame,
+    intervals: Iterable[pd.DataFrame],
+    s: StatsSettings,
+    precision: pd.DataFrame | None = None,
+) -> str:
+    """The headline: each adapter's deltas with intervals, adjusted p and detectable effect; the study on other
+    base precisions where evaluated; identical seeds."""
     title = f"How QLoRA changed {model}: truthfulness and knowledge"
     lines = [title, "=" * len(title), ""]
     lines += [
@@ -131,5 +155,7 @@ def front_page(model: str, tests: pd.DataFrame, intervals: Iterable[pd.DataFrame
                 "bootstrap and CLT intervals run too narrow, so treat them as drafts.",
                 "",
             ]
+    if precision is not None and not precision.empty:
+        lines += _precisions(precision, s)
     lines += _seeds(pd.concat(list(intervals), ignore_index=True).fillna({"adapter": ""}))
     return "\n".join(lines)

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from .analysis import RunSet, calibration_tables, deltas_table, judge_summary, judge_tests_table, paired_tests_table
+from .analysis import (
+    RunSet,
+    calibration_tables,
+    deltas_table,
+    judge_summary,
+    judge_tests_table,
+    paired_tests_table,
+    precision_table,
+)
 from .exports import (
     delta_summary,
     eval_card_template,
@@ -52,6 +60,22 @@ def write_calibration(
     save_figure(reliability_figure(bins), png, pdf)
 
 
+def write_precision_table(
+    baseline_files: Sequence[str], post_files: Sequence[str], precision_files: Sequence[str], out: str, stats: dict
+) -> None:
+    """The study's numbers on each other base precision against its own (``precision_files``: the runs under
+    ``evals/precision/<precision>/``; a merged adapter's baseline is the unquantized base's)."""
+    dirs = [Path(d) for d in run_dirs(precision_files)]
+    bases = [str(d) for d in dirs if d.parts[-2] == "baseline"]  # evals/precision/bf16/baseline/<run>
+    posts: dict[str, list[str]] = {"bf16": []} if bases else {}
+    for d in dirs:
+        if d.parts[-3] == "postqlora":  # evals/precision/<precision>/postqlora/<adapter>/<run>
+            posts.setdefault(d.parts[-4], []).append(str(d))
+    others = {precision: RunSet.load(bases, runs) for precision, runs in posts.items()}
+    study = RunSet.load(run_dirs(baseline_files), run_dirs(post_files))
+    atomic_write_csv(out, precision_table(study, others, StatsSettings.from_config(stats)))
+
+
 def write_recipe_table(recipe_files: Sequence[str], markdown: str, csv: str) -> None:
     table = recipe_table([load_recipe(f) for f in recipe_files])
     atomic_write_csv(csv, table)
@@ -91,12 +115,17 @@ def plot(delta_summary_csv: str, png: str, pdf: str) -> None:
     tradeoff_scatter(pd.read_csv(delta_summary_csv), png, pdf)
 
 
-def write_front_page(tests_csv: str, intervals_csvs: Sequence[str], out: str, model: str, stats: dict) -> None:
+def write_front_page(
+    tests_csv: str, intervals_csvs: Sequence[str], precision_csvs: Sequence[str], out: str, model: str, stats: dict
+) -> None:
+    """The front page from the paired tests, the eval seeds' intervals and, where other base precisions were
+    evaluated, their comparison (``precision_csvs``: none or one file)."""
     tests = pd.read_csv(tests_csv)
     intervals = [
         pd.read_csv(f, dtype={"identical_to_seed": str, "adapter": str}, keep_default_na=False) for f in intervals_csvs
     ]
-    atomic_write_text(out, front_page(model, tests, intervals, StatsSettings.from_config(stats)))
+    precision = pd.concat([pd.read_csv(f) for f in precision_csvs]) if precision_csvs else None
+    atomic_write_text(out, front_page(model, tests, intervals, StatsSettings.from_config(stats), precision))
 
 
 def write_judgements(

@@ -63,3 +63,20 @@ def test_a_generation_length_out_of_range_is_one_line(value):
 def test_generation_tasks_are_known_with_lm_evals_default_length():
     config = check_config({"eval": {"tasks": ["truthfulqa_gen", "nq_open"]}})
     assert config["eval"]["max_gen_toks"] == 256
+
+
+@pytest.mark.parametrize(
+    ("precisions", "message"),
+    [
+        (["nf4", "fp8"], r"eval.precisions\[1\]='fp8' is invalid"),
+        (["bf16"], "lacks nf4, the base the adapters are trained on"),
+        (["nf4", "merged"], "has merged without bf16; .* add bf16: \\[nf4, bf16, merged\\]"),
+    ],
+)
+def test_a_bad_precision_list_is_one_line(precisions, message):
+    with pytest.raises(PipelineInputError, match=message):
+        check_config({"eval": {"precisions": precisions}})
+
+
+def test_the_study_runs_on_nf4_alone_by_default():
+    assert check_config({})["eval"]["precisions"] == ["nf4"]

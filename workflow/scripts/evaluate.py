@@ -35,4 +35,5 @@ with logged(snakemake.log[0], gpus=snakemake.resources.gpu):  # noqa: F821
         token_budget=sm.params.token_budget,
         adapter_dir=Path(sm.input.adapter) if "adapter" in sm.input.keys() else None,  # noqa: SIM118 (Namedlist)
         model_sha256=recorded_weights_sha256(sm.input.model, sm.input.model_hash),
+        merge_adapter=settings.get("merge_adapter", False),
     )

@@ -6,4 +6,5 @@ with logged(snakemake.log[0]):  # noqa: F821
     from ll_hallucination_pipeline.pipeline_steps import write_front_page
 
     sm = snakemake  # noqa: F821
-    write_front_page(sm.input.tests, sm.input.intervals, sm.output[0], sm.params.model, sm.params.stats)
+    inputs = sm.input
+    write_front_page(inputs.tests, inputs.intervals, inputs.precision, sm.output[0], sm.params.model, sm.params.stats)

@@ -1,0 +1,9 @@
+"""Snakemake adapter: the study's numbers on each other base precision against its own (NF4)."""
+
+from ll_hallucination_pipeline.snakemake_glue import logged
+
+with logged(snakemake.log[0]):  # noqa: F821
+    from ll_hallucination_pipeline.pipeline_steps import write_precision_table
+
+    sm = snakemake  # noqa: F821
+    write_precision_table(sm.input.baseline, sm.input.post, sm.input.precision, sm.output[0], sm.params.stats)
