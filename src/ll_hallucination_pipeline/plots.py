@@ -117,7 +117,7 @@ def reliability_figure(bins: pd.DataFrame):  # -> matplotlib Figure
     fig, axes = plt.subplots(1, max(1, len(tasks)), figsize=(5.2 * max(1, len(tasks)), 5.2), dpi=150, squeeze=False)
     if not tasks:
         axes[0][0].text(0.5, 0.5, "no multiple-choice task was evaluated", ha="center", va="center")
-    for ax, task in zip(axes[0], tasks, strict=True):
+    for ax, task in zip(axes[0][: len(tasks)], tasks, strict=True):
         ax.plot([0, 1], [0, 1], color="0.6", lw=0.8, ls="--", label="calibrated")
         for model, rows in bins[bins["task"] == task].groupby("model", sort=False):
             line = ax.plot(rows["mean_confidence"], rows["accuracy"], marker="o", ms=4, label=model)[0]

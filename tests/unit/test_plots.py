@@ -68,3 +68,28 @@ def test_generation_tasks_plot_their_tested_metric_and_not_abstention():
     assert point.get_xydata().tolist() == [[-0.02, 0.03]]
     assert "NQ-Open" in ax.get_xlabel() and "TruthfulQA generation" in ax.get_ylabel()
     plt.close(fig)
+
+
+def test_the_reliability_diagram_has_a_panel_per_task_a_line_per_model_and_the_items_per_bin(tmp_path):
+    from ll_hallucination_pipeline.plots import reliability_figure, save_figure
+
+    bins = pd.DataFrame(
+        [
+            {"task": task, "model": model, "bin": b, "n_items": 7 + b, "mean_confidence": 0.3 + b / 20, "accuracy": a}
+            for task in ("arc_easy", "truthfulqa_mc2")
+            for model, a in (("base", 0.5), ("a_seed0", 0.4))
+            for b in range(10)
+        ]
+    )
+    fig = reliability_figure(bins)
+    panels = fig.axes
+    assert [ax.get_title() for ax in panels] == ["ARC-Easy", "TruthfulQA mc2"]
+    assert [line.get_label() for line in panels[0].get_lines()] == ["calibrated", "base", "a_seed0"]
+    assert {text.get_text() for text in panels[0].texts} == {str(7 + b) for b in range(10)}
+    save_figure(fig, tmp_path / "r.png", tmp_path / "r.pdf")
+    first = (tmp_path / "r.png").read_bytes()
+    save_figure(reliability_figure(bins), tmp_path / "r.png", tmp_path / "r.pdf")
+    assert (tmp_path / "r.png").read_bytes() == first  # byte-identical re-runs
+    empty = reliability_figure(pd.DataFrame())
+    assert "no multiple-choice task" in empty.axes[0].texts[0].get_text()
+    plt.close("all")
