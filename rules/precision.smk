@@ -46,11 +46,17 @@ rule compare_precisions:
         post=get_postqlora_runs,
         precision=get_precision_runs,
     output:
-        report(
+        table=report(
             "evals/compare/precision.csv",
             caption="../report/precision.rst",
             category="Comparisons",
         ),
+        png=report(
+            "docs/figures/precision.png",
+            caption="../report/precision.rst",
+            category="Figures",
+        ),
+        pdf="docs/figures/precision.pdf",
     log:
         "logs/compare_precisions.log",
     benchmark:

@@ -29,7 +29,7 @@ from .exports import (
 )
 from .front_page import front_page
 from .io import atomic_write_csv, atomic_write_json, atomic_write_text
-from .plots import reliability_figure, save_figure, tradeoff_scatter
+from .plots import precision_figure, reliability_figure, save_figure, tradeoff_scatter
 from .recipe import load_recipe
 from .stats import StatsSettings
 from .weights_hash import provenance_sha256
@@ -61,10 +61,16 @@ def write_calibration(
 
 
 def write_precision_table(
-    baseline_files: Sequence[str], post_files: Sequence[str], precision_files: Sequence[str], out: str, stats: dict
+    baseline_files: Sequence[str],
+    post_files: Sequence[str],
+    precision_files: Sequence[str],
+    out: str,
+    png: str,
+    pdf: str,
+    stats: dict,
 ) -> None:
     """The study's numbers on each other base precision against its own (``precision_files``: the runs under
-    ``evals/precision/<precision>/``; a merged adapter's baseline is the unquantized base's)."""
+    ``evals/precision/<precision>/``; a merged adapter's baseline is the unquantized base's), and their figure."""
     dirs = [Path(d) for d in run_dirs(precision_files)]
     bases = [str(d) for d in dirs if d.parts[-2] == "baseline"]  # evals/precision/bf16/baseline/<run>
     posts: dict[str, list[str]] = {"bf16": []} if bases else {}
@@ -73,7 +79,9 @@ def write_precision_table(
             posts.setdefault(d.parts[-4], []).append(str(d))
     others = {precision: RunSet.load(bases, runs) for precision, runs in posts.items()}
     study = RunSet.load(run_dirs(baseline_files), run_dirs(post_files))
-    atomic_write_csv(out, precision_table(study, others, StatsSettings.from_config(stats)))
+    table = precision_table(study, others, StatsSettings.from_config(stats))
+    atomic_write_csv(out, table)
+    save_figure(precision_figure(table), png, pdf)
 
 
 def write_recipe_table(recipe_files: Sequence[str], markdown: str, csv: str) -> None:

@@ -138,6 +138,38 @@ def reliability_figure(bins: pd.DataFrame):  # -> matplotlib Figure
     return fig
 
 
+PRECISION_TITLE = "Which base the numbers hold on: deltas per base precision (first eval seed)"
+
+
+def precision_figure(precision: pd.DataFrame):  # -> matplotlib Figure
+    """One panel per task: the base's quantization gap and each adapter's delta on each base precision, with
+    intervals; red where Holm-adjusted significant, hollow where the sample is small (as the trade-off figure)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = precision[~precision["level"].str.startswith("difference")]
+    tasks = sorted(shown["task"].unique())
+    fig, axes = plt.subplots(1, len(tasks), figsize=(6.4 * len(tasks), 4.8), dpi=150, squeeze=False)
+    for ax, task in zip(axes[0], tasks, strict=True):
+        rows = shown[shown["task"] == task]
+        ax.axvline(0, color="0.6", lw=0.8)
+        for position, (_, row) in enumerate(rows.iterrows()):
+            small_n = bool(row["small_n"])
+            bars = ax.errorbar(row["delta"], position, xerr=_error(row), **_style(bool(row["significant"]), small_n))
+            _dash_if(small_n, bars)
+        labels = [
+            f"base: gap {p} − nf4" if a == "base" else f"{a} on {p}"
+            for a, p in zip(rows["adapter"], rows["precision"], strict=True)
+        ]
+        ax.set_yticks(range(len(labels)), labels)
+        ax.set_xlabel(_axis_label(task))
+    fig.suptitle(PRECISION_TITLE)
+    fig.tight_layout()
+    return fig
+
+
 def save_figure(fig: object, png: str | Path, pdf: str | Path) -> None:
     """Write ``fig`` as PNG and PDF with fixed metadata, so re-runs are byte-identical."""
     import matplotlib.pyplot as plt

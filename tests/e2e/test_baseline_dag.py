@@ -126,9 +126,13 @@ class TestRealBaselineRun:
 
     def test_comparison_tables(self, baseline_workdir: Path):
         deltas = pd.read_csv(baseline_workdir / "evals/compare/deltas.csv")
+        tests = pd.read_csv(baseline_workdir / "evals/compare/paired_tests.csv")
+        calibration = {"brier", "ece_10_bin", "ece_debiased", "selective_acc_10"}
+        for table in (deltas, tests):  # each calibration metric once per task, on the first eval seed
+            assert len(table[table["metric"].isin(calibration)]) == 4 * 2
+        deltas, tests = deltas[~deltas["metric"].isin(calibration)], tests[~tests["metric"].isin(calibration)]
         assert len(deltas) == 3 * 3  # (tqa acc, arc acc, arc acc_norm) x 3 eval seeds, one adapter
         assert ((deltas["delta_ci_low"] <= deltas["delta"]) & (deltas["delta"] <= deltas["delta_ci_high"])).all()
-        tests = pd.read_csv(baseline_workdir / "evals/compare/paired_tests.csv")
         arc = tests[tests["task"] == "arc_easy"].iloc[0]
         assert arc["test"].startswith("McNemar")
         assert arc[["both_right", "right_to_wrong", "wrong_to_right", "both_wrong"]].sum() == 6

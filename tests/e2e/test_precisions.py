@@ -43,5 +43,7 @@ def test_adding_precisions_to_a_finished_study_runs_only_their_evaluations(basel
     assert set(table["task"]) == {"truthfulqa_mc2", "arc_easy"}
     merged = json.loads(next((workdir / "evals/precision/merged").rglob("results.json")).read_text())["pipeline"]
     assert merged["adapter_merged"] is True and json.loads(merged["quantization"])["mode"] == "none"
+    assert (workdir / "docs/figures/precision.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (workdir / "docs/figures/precision.pdf").stat().st_size > 0
     page = (workdir / "docs/report_front_page.rst").read_text()
     assert "Which base the numbers hold on" in page and "quantization gap of the base (bf16 − nf4), base:" in page

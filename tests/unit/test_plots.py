@@ -93,3 +93,32 @@ def test_the_reliability_diagram_has_a_panel_per_task_a_line_per_model_and_the_i
     empty = reliability_figure(pd.DataFrame())
     assert "no multiple-choice task" in empty.axes[0].texts[0].get_text()
     plt.close("all")
+
+
+def test_the_precision_figure_draws_the_gap_and_each_delta_but_not_the_differences():
+    from ll_hallucination_pipeline.plots import precision_figure
+
+    levels = [
+        ("quantization gap of the base (bf16 − nf4)", "base", "bf16"),
+        ("adapter delta on nf4", "a_seed0", "nf4"),
+        ("adapter delta on bf16", "a_seed0", "bf16"),
+        ("difference of deltas (bf16 − nf4)", "a_seed0", "bf16"),
+    ]
+    rows = [
+        {
+            "level": level,
+            "adapter": adapter,
+            "precision": precision,
+            "task": "arc_easy",
+            "delta": 0.01,
+            "delta_ci_low": 0.0,
+            "delta_ci_high": 0.02,
+            "significant": False,
+            "small_n": False,
+        }
+        for level, adapter, precision in levels
+    ]
+    fig = precision_figure(pd.DataFrame(rows))
+    labels = [tick.get_text() for tick in fig.axes[0].get_yticklabels()]
+    assert labels == ["base: gap bf16 − nf4", "a_seed0 on nf4", "a_seed0 on bf16"]
+    plt.close("all")

@@ -6,4 +6,5 @@ with logged(snakemake.log[0]):  # noqa: F821
     from ll_hallucination_pipeline.pipeline_steps import write_precision_table
 
     sm = snakemake  # noqa: F821
-    write_precision_table(sm.input.baseline, sm.input.post, sm.input.precision, sm.output[0], sm.params.stats)
+    inputs, out = sm.input, sm.output
+    write_precision_table(inputs.baseline, inputs.post, inputs.precision, out.table, out.png, out.pdf, sm.params.stats)
