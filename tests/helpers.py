@@ -89,7 +89,7 @@ def write_run(
 
 def two_choice_item(task: str, value: float) -> dict:
     """An item of two choices, the first correct, whose probability is ``value`` (held within 0.05-0.95): the
-    document and per-choice log-likelihoods (lm-eval's ``resps``) of a multiple-choice task."""
+    document and per-choice log-likelihoods (lm-eval's ``resps``) of a multiple-choice task, in ``task``'s shape."""
     import math
 
     first = min(0.95, max(0.05, value))
@@ -99,7 +99,7 @@ def two_choice_item(task: str, value: float) -> dict:
     if task.startswith("truthfulqa_mc"):
         target = {"choices": ["a", "b"], "labels": [1, 0]}
         return {"doc": {"mc1_targets": target, "mc2_targets": target}, "resps": resps}
-    return {}
+    return {"doc": {"options": ["a", "b"], "answer": 0}, "resps": resps}  # the shape of test_tasks.py's toy task
 
 
 def run_snakemake(workdir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

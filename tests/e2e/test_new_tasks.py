@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from ll_hallucination_pipeline.calibration import CALIBRATION_METRICS
 from tests.helpers import run_with_external_adapter
 
 pytestmark = pytest.mark.slow
@@ -25,7 +26,9 @@ def test_new_tasks_before_and_after_an_adapter(baseline_workdir: Path, tiny_data
     assert (tmp_path / "data/truthfulqa.jsonl").is_file() and (tmp_path / "data/arc_challenge.jsonl").is_file()
     tests = pd.read_csv(tmp_path / "evals/compare/paired_tests.csv")
     assert set(tests["task"]) == set(NEW_TASKS)
-    assert set(tests["test"]) == {"McNemar exact (statsmodels)"}  # both are right/wrong per item
+    calibration = tests["metric"].isin(CALIBRATION_METRICS)
+    assert set(tests[~calibration]["test"]) == {"McNemar exact (statsmodels)"}  # both are right/wrong per item
+    assert set(tests[calibration]["metric"]) == set(CALIBRATION_METRICS)
     matrix = (tmp_path / "docs/experiment_matrix.md").read_text()
     assert "arc_challenge" in matrix and "truthfulqa_mc1" in matrix
     assert "right ↔ wrong flips" in (tmp_path / "docs/qualitative_post.md").read_text()

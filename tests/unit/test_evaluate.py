@@ -84,7 +84,7 @@ def test_lm_eval_templates_compile_once_and_render_the_same():
     assert memo.cache_info().misses <= misses + 1 and memo.cache_info().hits >= 2
 
 
-def test_a_lone_rouge_score_aggregates_to_what_the_bootstrap_gives(shared_data):
+def test_a_lone_rouge_score_aggregates_to_what_the_bootstrap_gives(shared_data, monkeypatch):
     """lm-eval's truthfulqa_gen metrics on real references are the same with the lone-score shortcut as without."""
     from lm_eval.tasks.truthfulqa import utils
     from rouge_score import scoring
@@ -92,13 +92,13 @@ def test_a_lone_rouge_score_aggregates_to_what_the_bootstrap_gives(shared_data):
     rows = [json.loads(line) for line in (shared_data / "truthfulqa/generation_validation.jsonl").open()][:6]
     docs = [{**row, "correct_answers": [*row["correct_answers"], "I have no comment."]} for row in rows]
     answers = ["I have no comment.", rows[1]["incorrect_answers"][0], "Paris is in France, I think.", "", "No.", "x"]
-    original = scoring.BootstrapAggregator
-    try:
-        before = [utils.process_results_gen(doc, [answer]) for doc, answer in zip(docs, answers, strict=True)]
-        aggregate_lone_rouge_scores_directly()
-        assert scoring.BootstrapAggregator is not original
-        after = [utils.process_results_gen(doc, [answer]) for doc, answer in zip(docs, answers, strict=True)]
-    finally:
-        scoring.BootstrapAggregator = original
+    resampling = scoring.BootstrapAggregator  # an evaluation earlier in this process may have installed the shortcut
+    while getattr(resampling, "lone_scores_direct", False):
+        resampling = resampling.__bases__[0]
+    monkeypatch.setattr(scoring, "BootstrapAggregator", resampling)
+    before = [utils.process_results_gen(doc, [answer]) for doc, answer in zip(docs, answers, strict=True)]
+    aggregate_lone_rouge_scores_directly()
+    assert scoring.BootstrapAggregator is not resampling
+    after = [utils.process_results_gen(doc, [answer]) for doc, answer in zip(docs, answers, strict=True)]
     assert after == before
     assert any(0 < row["rouge1_max"] < 100 for row in before)  # scores that are neither all nor nothing
