@@ -3,6 +3,7 @@ rule evaluate_baseline:
         model=get_model_dir,
         model_hash=MODEL_WEIGHTS_RECORD,
         data=TASK_DATA,
+        task_definitions=list(OWN_TASK_YAMLS.values()),
     output:
         results=every_run(BASELINE_RUN, "results.json"),
         samples=every_run(BASELINE_RUN, "samples_{task}.jsonl"),

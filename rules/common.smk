@@ -24,7 +24,12 @@ from ll_hallucination_pipeline.sft_data import (
     read_records,
     sft_data_file,
 )
-from ll_hallucination_pipeline.tasks import DATA_SETS, get_data_set, task_data_file
+from ll_hallucination_pipeline.tasks import (
+    DATA_SETS,
+    get_data_set,
+    get_task,
+    task_data_file,
+)
 from ll_hallucination_pipeline.adapters import external_adapter
 
 
@@ -80,6 +85,10 @@ EXPORTED_DOCUMENTS = [
 TASK_DATA = [
     task_data_file(task) for task in TASKS
 ]  # in TASKS' order; tasks may share a file
+# The YAMLs of the user's own tasks in eval.tasks (eval.task_dirs): an edited one makes their evaluations stale.
+OWN_TASK_YAMLS = {
+    task: get_task(task).lm_eval_yaml for task in TASKS if get_task(task).data_file
+}
 
 # Recipes are validated here, before any job: a malformed one stops the run with its file and key.
 RECIPES = {
@@ -183,7 +192,12 @@ def check_sources_to_prepare():
     before any job, so nothing already prepared or computed is cleared for a job that would fail.
     """
     for name in sorted(
-        {Path(f).stem for f in [*TASK_DATA, *RECIPE_DATA.values()]} & set(DATA_SETS)
+        {
+            Path(f).stem
+            for f in [*TASK_DATA, *RECIPE_DATA.values()]
+            if Path(f).parent == Path("data")
+        }
+        & set(DATA_SETS)
     ):
         source = data_source(name)
         if source and will_be_prepared(source, f"data/{name}.jsonl"):
@@ -349,6 +363,7 @@ def provenance_inputs():
     """Name -> path of everything the generated documents depend on (hashed into docs/manifest.json)."""
     items = {"config": "config.yaml", "model": MODEL_WEIGHTS_RECORD}
     items |= {file.removesuffix(".jsonl"): file for file in TASK_DATA}
+    items |= {f"task/{task}": yaml for task, yaml in OWN_TASK_YAMLS.items()}
     items |= {file.removesuffix(".jsonl"): file for file in RECIPE_DATA.values()}
     items |= {f"recipe/{name}": f for name, f in zip(RECIPES, get_recipe_files(None))}
     items |= {f"adapter/{a}": adapter_dir(a) for a in ADAPTERS}

@@ -27,6 +27,7 @@ use rule evaluate_baseline as evaluate_postqlora with:
         model=get_model_dir,
         model_hash=MODEL_WEIGHTS_RECORD,
         data=TASK_DATA,
+        task_definitions=list(OWN_TASK_YAMLS.values()),
         adapter=get_adapter_dir,
     output:
         results=every_run(POST_RUN, "results.json"),
@@ -43,6 +44,7 @@ use rule evaluate_baseline_draft as evaluate_postqlora_draft with:
         model=get_model_dir,
         model_hash=MODEL_WEIGHTS_RECORD,
         data=TASK_DATA,
+        task_definitions=list(OWN_TASK_YAMLS.values()),
         adapter=get_adapter_dir,
     output:
         results=every_run(POST_DRAFT_RUN, "results.json"),

@@ -38,3 +38,14 @@ def baseline_workdir(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) 
 def converted_model(baseline_workdir: Path) -> Path:
     """The checkpoint that the convert_model rule made from the embedded GGUF."""
     return baseline_workdir / "models" / "smollm2-135m-instruct"
+
+
+@pytest.fixture(autouse=True)
+def registry_as_shipped():
+    """Each test starts from the built-in task registry: own tasks one test registers do not leak into the next."""
+    from ll_hallucination_pipeline.tasks import TASKS
+
+    shipped = dict(TASKS)
+    yield
+    TASKS.clear()
+    TASKS.update(shipped)

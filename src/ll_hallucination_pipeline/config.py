@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from .errors import PipelineInputError
+from .own_tasks import register_own_tasks
 
 SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
 
@@ -86,8 +87,10 @@ def check_config(config: dict[str, Any], *, source: str = "config.yaml") -> dict
     """Fill defaults into ``config`` in place and validate it; raise one line naming key, value and fix."""
     from jsonschema import Draft202012Validator
 
+    _fill_defaults(config, load_schema())
+    if isinstance(config.get("eval"), dict):
+        register_own_tasks(config["eval"])  # before the schema lists the task names eval.tasks may use
     schema = load_schema()
-    _fill_defaults(config, schema)
     errors = sorted(Draft202012Validator(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         error = errors[0]

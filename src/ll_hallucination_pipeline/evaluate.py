@@ -64,10 +64,13 @@ class EvalRequest:
 
 
 def task_yaml(task: str, data_file: Path) -> str:
-    """A local task that includes lm-eval's built-in one (absolute path) and reads ``data_file``."""
+    """A local task that includes lm-eval's built-in one (absolute path) and reads ``data_file``; an own task's
+    YAML as it is (it names its data file itself)."""
     import lm_eval.tasks
 
     spec = get_task(task)
+    if spec.data_file is not None:
+        return json.dumps({"include": spec.lm_eval_yaml, "task": task}, indent=2)
     split = get_data_set(spec.data).split
     builtin = Path(lm_eval.tasks.__file__).parent / spec.lm_eval_yaml
     splits = {"training_split": None, "validation_split": None, "test_split": None}

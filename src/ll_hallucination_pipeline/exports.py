@@ -122,9 +122,8 @@ def delta_summary(tests: pd.DataFrame) -> pd.DataFrame:
 
 
 def _item_block(base: EvalRun, post: EvalRun, base_s: dict, post_s: dict, metric: str) -> str:
-    question = base_s["doc"]["question"]
-    lines = [f"#### {question}", "", f"{metric}: {base_s[metric]:.4f} → {post_s[metric]:.4f}", ""]
     task, doc = get_task(base.task), base_s["doc"]
+    lines = [f"#### {task.prompt(doc)}", "", f"{metric}: {base_s[metric]:.4f} → {post_s[metric]:.4f}", ""]
     if task.generates:
         return "\n".join(lines + _generation_lines(task, doc, base_s, post_s)) + "\n\n"
     lines += ["| choice | correct | loglik before | loglik after |", "| --- | --- | --- | --- |"]

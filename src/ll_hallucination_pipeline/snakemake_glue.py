@@ -5,18 +5,21 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from .gpu_assignment import gpus_of_own
+from .own_tasks import register_own_tasks
 
 
 @contextlib.contextmanager
-def logged(log_file: str | Path, *, gpus: int = 0) -> Iterator[None]:
+def logged(log_file: str | Path, *, config: Mapping[str, Any], gpus: int = 0) -> Iterator[None]:
     """Send stdout, stderr and logging of the block to ``log_file``; re-raise errors after logging them.
 
-    ``gpus``: the rule's ``gpu`` resource; the block runs on that many GPUs of its own (see
-    :mod:`.gpu_assignment`), so enter it before anything imports torch.
+    ``config``: the workflow's (``snakemake.config``); the user's own tasks it names are registered in this
+    process (see :mod:`.own_tasks`). ``gpus``: the rule's ``gpu`` resource; the block runs on that many GPUs of
+    its own (see :mod:`.gpu_assignment`), so enter it before anything imports torch.
     """
     Path(log_file).parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "w", encoding="utf-8") as handle:
@@ -27,6 +30,7 @@ def logged(log_file: str | Path, *, gpus: int = 0) -> Iterator[None]:
         )
         logging.getLogger(__name__).info("job started")
         try:
+            register_own_tasks(config.get("eval", {}))
             with gpus_of_own(gpus):
                 yield
         except Exception as exc:

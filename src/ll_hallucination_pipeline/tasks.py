@@ -3,7 +3,8 @@
 Everything downstream reads these entries: config validation, data preparation, evaluation (lm-eval's own
 task definition), summaries, deltas and paired tests, exports, plots and eval cards. Adding an lm-eval
 loglikelihood multiple-choice or greedy generation task is one :class:`Task` in :data:`TASKS` (and a
-:class:`DataSet` in :data:`DATA_SETS` if its data is new).
+:class:`DataSet` in :data:`DATA_SETS` if its data is new); a user's own task YAML needs no entry here
+(:mod:`.own_tasks` registers it from ``eval.task_dirs``).
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ class Task:
     derived: per-item metrics the pipeline computes from lm-eval's sample rows (abstention), name -> function;
         each gets its own paired test beside the tested metric.
     references: a generation document's true and false reference answers (the qualitative dumps).
+    prompt: a document's question as the qualitative dumps show it.
+    data_file: a user's own task (:mod:`.own_tasks`): the file its YAML reads, a DAG input as it is, in place of a
+        data set the pipeline prepares; its ``lm_eval_yaml`` is then the YAML's absolute path.
     """
 
     lm_eval_yaml: str
@@ -73,6 +77,8 @@ class Task:
     right_wrong_metrics: tuple[str, ...] | None = None
     derived: dict[str, Callable[[Sample], float]] = field(default_factory=dict)
     references: Callable[[Doc], tuple[list[str], list[str]]] | None = None
+    prompt: Callable[[Doc], str] = lambda doc: str(doc["question"])
+    data_file: str | None = None
 
     @property
     def test_metric(self) -> str:
@@ -328,6 +334,10 @@ TASKS |= {
 }
 
 
+# The tasks the package ships; a user's own (eval.task_dirs, see own_tasks.py) are registered beside them.
+BUILT_IN_TASKS = frozenset(TASKS)
+
+
 def get_task(name: str) -> Task:
     """The registered task ``name``, or an error listing the known ones."""
     try:
@@ -345,5 +355,6 @@ def get_data_set(name: str) -> DataSet:
 
 
 def task_data_file(task: str) -> str:
-    """The prepared data file a task reads (a DAG target): ``data/<its data set>.jsonl``."""
-    return f"data/{get_task(task).data}.jsonl"
+    """The data file a task reads: ``data/<its data set>.jsonl`` (a DAG target), or an own task's file."""
+    spec = get_task(task)
+    return spec.data_file or f"data/{spec.data}.jsonl"

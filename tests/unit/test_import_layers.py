@@ -15,7 +15,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("foundation", {"errors", "io", "stats", "abstention", "step_clock", "devices", "environment", "gpu_assignment"}),
     (
         "inputs: tasks, data, settings, results on disk",
-        {"tasks", "config", "data", "results", "recipe", "sft_data", "pairing", "weights_hash"},
+        {"tasks", "own_tasks", "config", "data", "results", "recipe", "sft_data", "pairing", "weights_hash"},
     ),
     (
         "model: quantization, paths, GGUF conversion, loading, adapters",

@@ -47,7 +47,7 @@ def mutate(value: Any, rng: random.Random) -> Any:
         if not keys:
             return copy.deepcopy(rng.choice(ODD_VALUES))
         key = rng.choice(keys)
-        if isinstance(node[key], dict | list) and rng.random() < 0.6:
+        if isinstance(node[key], dict | list) and node[key] and rng.random() < 0.6:
             node = node[key]
             continue
         action = rng.random()

@@ -19,7 +19,7 @@ def root_logging_restored():
 
 def test_output_and_logging_go_to_the_log_file(tmp_path):
     log = tmp_path / "logs" / "rule.log"
-    with logged(log):
+    with logged(log, config={}):
         print("printed")
         logging.getLogger("x").info("logged")
     text = log.read_text()
@@ -28,6 +28,6 @@ def test_output_and_logging_go_to_the_log_file(tmp_path):
 
 def test_an_error_is_written_to_the_log_and_raised(tmp_path):
     log = tmp_path / "rule.log"
-    with pytest.raises(ValueError, match="bad"), logged(log):
+    with pytest.raises(ValueError, match="bad"), logged(log, config={}):
         raise ValueError("bad")
     assert "ERROR: bad" in log.read_text()

@@ -2,7 +2,7 @@
 
 from ll_hallucination_pipeline.snakemake_glue import logged
 
-with logged(snakemake.log[0]):  # noqa: F821
+with logged(snakemake.log[0], config=snakemake.config):  # noqa: F821
     from ll_hallucination_pipeline.gguf_conversion import convert_gguf_to_hf, embedded_gguf_path
 
     convert_gguf_to_hf(embedded_gguf_path(), snakemake.output.model_dir)  # noqa: F821

@@ -2,7 +2,7 @@
 
 from ll_hallucination_pipeline.snakemake_glue import logged
 
-with logged(snakemake.log[0]):  # noqa: F821
+with logged(snakemake.log[0], config=snakemake.config):  # noqa: F821
     from ll_hallucination_pipeline.pipeline_steps import write_recipe_table
 
     sm = snakemake  # noqa: F821

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from ll_hallucination_pipeline.snakemake_glue import logged
 
-with logged(snakemake.log[0]):  # noqa: F821
+with logged(snakemake.log[0], config=snakemake.config):  # noqa: F821
     from ll_hallucination_pipeline.data import prepare_dataset
 
     source = Path(snakemake.input[0]) if snakemake.input else None  # noqa: F821

@@ -2,7 +2,7 @@
 
 from ll_hallucination_pipeline.snakemake_glue import logged
 
-with logged(snakemake.log[0], gpus=snakemake.resources.gpu):  # noqa: F821
+with logged(snakemake.log[0], config=snakemake.config, gpus=snakemake.resources.gpu):  # noqa: F821
     from ll_hallucination_pipeline.environment import write_environment_snapshot
 
     write_environment_snapshot(snakemake.output.nvidia_smi, snakemake.output.torch_env)  # noqa: F821

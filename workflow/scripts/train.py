@@ -2,7 +2,7 @@
 
 from ll_hallucination_pipeline.snakemake_glue import logged
 
-with logged(snakemake.log[0], gpus=snakemake.resources.gpu):  # noqa: F821
+with logged(snakemake.log[0], config=snakemake.config, gpus=snakemake.resources.gpu):  # noqa: F821
     from ll_hallucination_pipeline.quantization import QuantizationSettings
     from ll_hallucination_pipeline.train import train_adapter
     from ll_hallucination_pipeline.weights_hash import recorded_weights_sha256
