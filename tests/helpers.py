@@ -122,11 +122,17 @@ def run_with_external_adapter(
         stats={"bootstrap_iterations": 200},
         judge=judge or {},
     )
-    env = {
+    return run_snakemake(
+        workdir, "all", "--cores", "all", "--resources", "gpu=1", env=external_adapter_env(baseline_workdir)
+    )
+
+
+def external_adapter_env(baseline_workdir: Path) -> dict[str, str]:
+    """The baseline run's model and tiny adapter as $MODEL_PATH and $LORA_ADAPTER_PATH."""
+    return {
         "MODEL_PATH": str(baseline_workdir / "models/smollm2-135m-instruct"),
         "LORA_ADAPTER_PATH": str(baseline_workdir / "adapters/tiny_seed0"),
     }
-    return run_snakemake(workdir, "all", "--cores", "all", "--resources", "gpu=1", env=env)
 
 
 def write_config(workdir: Path, **sections: dict) -> Path:

@@ -15,9 +15,13 @@ SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
 
 def load_schema() -> dict[str, Any]:
     """The config schema, its task names taken from the task registry."""
+    return _with_registered_tasks(yaml.safe_load(SCHEMA_PATH.read_text()))
+
+
+def _with_registered_tasks(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with the names eval.tasks may use: every task registered in this process."""
     from .tasks import TASKS
 
-    schema = yaml.safe_load(SCHEMA_PATH.read_text())
     schema["properties"]["eval"]["properties"]["tasks"]["items"] = {"enum": list(TASKS)}
     return schema
 
@@ -87,10 +91,11 @@ def check_config(config: dict[str, Any], *, source: str = "config.yaml") -> dict
     """Fill defaults into ``config`` in place and validate it; raise one line naming key, value and fix."""
     from jsonschema import Draft202012Validator
 
-    _fill_defaults(config, load_schema())
-    if isinstance(config.get("eval"), dict):
-        register_own_tasks(config["eval"])  # before the schema lists the task names eval.tasks may use
     schema = load_schema()
+    _fill_defaults(config, schema)
+    if isinstance(config.get("eval"), dict):
+        register_own_tasks(config["eval"])
+        _with_registered_tasks(schema)  # the own tasks' names too
     errors = sorted(Draft202012Validator(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         error = errors[0]

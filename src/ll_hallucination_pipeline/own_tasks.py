@@ -22,8 +22,6 @@ RIGHT_WRONG_METRICS = frozenset({"acc", "acc_norm", "acc_mutual_info", "exact_ma
 # lm-eval's metrics of a task whose YAML lists none (its TaskConfig defaults).
 DEFAULT_METRICS = {"multiple_choice": ("acc", "acc_norm"), "generate_until": ("exact_match",)}
 LOCAL_BUILDERS = ("json", "csv", "parquet")
-ROLES = ("knowledge", "truthfulness")
-SETTINGS = ("role", "label", "metric")
 
 
 class _LmEvalDocs:
@@ -77,8 +75,8 @@ def _load(yaml_path: Path) -> dict[str, Any]:
         ) from None
 
 
-def _data_file(yaml_path: Path, config: dict[str, Any]) -> tuple[str, str]:
-    """The split lm-eval evaluates (test, else validation) and the one local file it reads it from."""
+def _data_file(yaml_path: Path, config: dict[str, Any]) -> str:
+    """The one local file lm-eval reads the evaluated split (test, else validation) from."""
     builder = config.get("dataset_path")
     if builder not in LOCAL_BUILDERS:
         raise PipelineInputError(
@@ -101,7 +99,7 @@ def _data_file(yaml_path: Path, config: dict[str, Any]) -> tuple[str, str]:
             f"{yaml_path}: data file {files} (split {split!r}) does not exist; create it or fix "
             "dataset_kwargs.data_files (a relative path is read from the directory the study runs in)"
         )
-    return split, files
+    return files
 
 
 def _metrics(yaml_path: Path, config: dict[str, Any], output_type: str, chosen: str | None) -> tuple[str, ...]:
@@ -131,16 +129,8 @@ def own_task(yaml_path: Path, config: dict[str, Any], settings: Mapping[str, Any
             f"{yaml_path}: output_type {output_type!r} cannot be scored by the pipeline; own tasks are "
             "multiple_choice (log-likelihood) or generate_until (greedy generation) YAMLs"
         )
-    unknown = sorted(set(settings) - set(SETTINGS))
-    if unknown:
-        raise PipelineInputError(
-            f"eval.own_tasks.{name}.{unknown[0]} is not a known key; allowed keys are {', '.join(SETTINGS)}"
-        )
-    role = settings.get("role", "knowledge")
-    if role not in ROLES:
-        raise PipelineInputError(f"eval.own_tasks.{name}.role={role!r} is invalid; use knowledge or truthfulness")
     metrics = _metrics(yaml_path, config, output_type, settings.get("metric"))
-    _, data_file = _data_file(yaml_path, config)
+    data_file = _data_file(yaml_path, config)
     docs = _LmEvalDocs(yaml_path)
     generates = output_type == "generate_until"
     return Task(
@@ -150,7 +140,7 @@ def own_task(yaml_path: Path, config: dict[str, Any], settings: Mapping[str, Any
         paired_test="mcnemar" if metrics[0] in RIGHT_WRONG_METRICS else "bootstrap",
         label=str(settings.get("label", name)),
         metric_label=metrics[0],
-        role=role,
+        role=settings.get("role", "knowledge"),  # its keys and values are the config schema's to check
         choices=None if generates else docs.choices,
         correct=None if generates else docs.correct,
         output_type=output_type,
@@ -193,11 +183,8 @@ def find_own_tasks(task_dirs: list[str], own_tasks: Mapping[str, Mapping[str, An
     return {name: task for name, (_, task) in found.items()}
 
 
-def register_own_tasks(eval_settings: Mapping[str, Any]) -> list[str]:
-    """Register the tasks of ``eval.task_dirs`` (see :func:`find_own_tasks`) in this process; their names."""
+def register_own_tasks(eval_settings: Mapping[str, Any]) -> None:
+    """Register the tasks of ``eval.task_dirs`` (see :func:`find_own_tasks`) in this process."""
     task_dirs, own_tasks = eval_settings.get("task_dirs") or [], eval_settings.get("own_tasks") or {}
-    if not isinstance(task_dirs, list) or not isinstance(own_tasks, dict):
-        return []  # the schema's check names the key and its type
-    found = find_own_tasks([str(d) for d in task_dirs], own_tasks)
-    TASKS.update(found)
-    return list(found)
+    if isinstance(task_dirs, list) and isinstance(own_tasks, dict):  # else the schema's check names the key
+        TASKS.update(find_own_tasks([str(d) for d in task_dirs], own_tasks))

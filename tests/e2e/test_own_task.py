@@ -15,7 +15,7 @@ from ll_hallucination_pipeline.evaluate import EvalRequest, build_lm, run_evalua
 from ll_hallucination_pipeline.own_tasks import register_own_tasks
 from ll_hallucination_pipeline.quantization import QuantizationSettings
 from ll_hallucination_pipeline.results import per_request_loglikelihoods
-from tests.helpers import REPO, run_lm_eval_hf, run_snakemake, run_with_external_adapter
+from tests.helpers import REPO, external_adapter_env, run_lm_eval_hf, run_snakemake, run_with_external_adapter
 
 pytestmark = pytest.mark.slow
 OWN = {"task_dirs": ["examples/own_task"], "own_tasks": {"capitals": {"label": "World capitals"}}}
@@ -43,8 +43,7 @@ def test_the_example_task_before_and_after_an_adapter(baseline_workdir: Path, ti
     # An edited data file makes the evaluations that read it stale, and nothing before them.
     data = tmp_path / "examples/own_task/capitals.jsonl"
     data.write_text(data.read_text().replace("France", "Belgium").replace("Paris", "Brussels"))
-    env = {"MODEL_PATH": str(baseline_workdir / "models/smollm2-135m-instruct")}
-    env["LORA_ADAPTER_PATH"] = str(baseline_workdir / "adapters/tiny_seed0")
+    env = external_adapter_env(baseline_workdir)
     stale = run_snakemake(tmp_path, "all", "-n", "--cores", "1", "--resources", "gpu=1", env=env).stdout
     jobs = set(re.findall(r"^rule (\w+):", stale, flags=re.MULTILINE))
     assert {"evaluate_baseline", "evaluate_postqlora"} <= jobs

@@ -105,7 +105,7 @@ def test_names_settings_and_folders_are_checked(tmp_path):
     with pytest.raises(PipelineInputError, match="names 'other', which no task YAML in eval.task_dirs defines"):
         find_own_tasks([str(tmp_path / "a")], {"other": {"role": "knowledge"}})
     with pytest.raises(PipelineInputError, match="role='facts' is invalid; use knowledge or truthfulness"):
-        find_own_tasks([str(tmp_path / "a")], {"probe": {"role": "facts"}})
+        check_config({"eval": {"task_dirs": [str(tmp_path / "a")], "own_tasks": {"probe": {"role": "facts"}}}})
     with pytest.raises(PipelineInputError, match="is not a directory"):
         find_own_tasks([str(tmp_path / "missing")], {})
     write_task(tmp_path / "b", "probe")
