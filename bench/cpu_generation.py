@@ -15,10 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from ll_hallucination_pipeline.data import local_source, prepare_dataset, read_jsonl
-from ll_hallucination_pipeline.evaluate import EvalRequest, build_lm, run_evaluation, samples_name, task_yaml
-from ll_hallucination_pipeline.quantization import QuantizationSettings
-from ll_hallucination_pipeline.tasks import get_task
+from ll_hallucination_pipeline.inference.evaluate import EvalRequest, build_lm, run_evaluation, samples_name, task_yaml
+from ll_hallucination_pipeline.models.quantization import QuantizationSettings
+from ll_hallucination_pipeline.tasks.data import local_source, prepare_dataset, read_jsonl
+from ll_hallucination_pipeline.tasks.registry import get_task
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))

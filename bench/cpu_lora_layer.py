@@ -1,5 +1,5 @@
 """A LoRA layer on the CPU, side by side: peft's way (the update in float32, three more passes over the output)
-and the scorer's (:class:`ll_hallucination_pipeline.inference_layers.LoraAddmmLinear`, one addmm in bf16).
+and the scorer's (:class:`ll_hallucination_pipeline.models.inference_layers.LoraAddmmLinear`, one addmm in bf16).
 The embedded model's up projection (576 -> 1536) over 8192 tokens, rank 16; milliseconds per call.
 
     uv run python bench/cpu_lora_layer.py
@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from ll_hallucination_pipeline.inference_layers import LoraAddmmLinear  # noqa: E402
+from ll_hallucination_pipeline.models.inference_layers import LoraAddmmLinear  # noqa: E402
 
 
 def ms_per_call(call, repeats: int = 20) -> float:

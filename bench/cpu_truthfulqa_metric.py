@@ -16,7 +16,7 @@ from pathlib import Path
 
 from lm_eval.tasks.truthfulqa.utils import process_results_gen
 
-from ll_hallucination_pipeline.evaluate import aggregate_lone_rouge_scores_directly
+from ll_hallucination_pipeline.inference.evaluate import aggregate_lone_rouge_scores_directly
 
 DATA = Path(os.environ.get("LLHP_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared/data"))
 ANSWER = "The answer is that nobody knows for sure what happens here."

@@ -85,9 +85,9 @@ def setup() -> None:
 def prepare_tasks() -> None:
     """The tasks' data (from .bench/data; the generation tasks where present) and local task YAMLs under WORK, as
     the pipeline prepares them."""
-    from ll_hallucination_pipeline.data import local_source, prepare_dataset
-    from ll_hallucination_pipeline.evaluate import task_yaml
-    from ll_hallucination_pipeline.tasks import get_data_set, get_task, task_data_file
+    from ll_hallucination_pipeline.inference.evaluate import task_yaml
+    from ll_hallucination_pipeline.tasks.data import local_source, prepare_dataset
+    from ll_hallucination_pipeline.tasks.registry import get_data_set, get_task, task_data_file
 
     bench_data = REPO / ".bench/data"
     for task in TASKS + [t for t in GEN_TASKS if (bench_data / get_data_set(get_task(t).data).local_file).exists()]:
@@ -118,9 +118,9 @@ def ours(seeds: tuple[int, ...] = (0, 1, 2), model: Path = NF4, name: str = "our
     """The pipeline's evaluation (``evaluate_jobs``: one model load, every task and seed), timed as a whole."""
     import torch
 
-    from ll_hallucination_pipeline.evaluate import EvalRequest, evaluate_jobs
-    from ll_hallucination_pipeline.quantization import QuantizationSettings
-    from ll_hallucination_pipeline.tasks import task_data_file
+    from ll_hallucination_pipeline.inference.evaluate import EvalRequest, evaluate_jobs
+    from ll_hallucination_pipeline.models.quantization import QuantizationSettings
+    from ll_hallucination_pipeline.tasks.registry import task_data_file
 
     budget = os.environ.get("TOKEN_BUDGET", "auto")  # config.yaml eval.token_budget
     budget = budget if budget == "auto" else int(budget)
@@ -252,9 +252,9 @@ def float32_reference_samples(model_dir: Path, batch_size: int, limit: int | Non
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
-    from ll_hallucination_pipeline.inference_layers import dequantize_4bit_linears
-    from ll_hallucination_pipeline.model_loading import load_model
-    from ll_hallucination_pipeline.quantization import QuantizationSettings
+    from ll_hallucination_pipeline.models.inference_layers import dequantize_4bit_linears
+    from ll_hallucination_pipeline.models.model_loading import load_model
+    from ll_hallucination_pipeline.models.quantization import QuantizationSettings
 
     model = load_model(model_dir, QuantizationSettings(), device="cuda")
     dequantize_4bit_linears(model)
@@ -276,7 +276,7 @@ def float32_reference_samples(model_dir: Path, batch_size: int, limit: int | Non
 
 def reference(limit: str = "20") -> None:
     """The 8B shape's float32 reference at batch size 1 on the first ``limit`` items, for ``agree``."""
-    from ll_hallucination_pipeline.results import request_loglikelihoods
+    from ll_hallucination_pipeline.tasks.results import request_loglikelihoods
 
     for task, rows in float32_reference_samples(NF4, batch_size=1, limit=int(limit)).items():
         (WORK / f"reference_{task}.json").write_text(json.dumps(request_loglikelihoods(rows)))
@@ -290,7 +290,7 @@ def _max_abs(a: dict[int, list[float]], b: dict[int, list[float]]) -> float:
 def agree(limit: str = "100") -> None:
     """Per-request log-likelihoods on the first ``limit`` items: ours, hf at batch sizes 1 and 4, and (after
     the ``reference`` phase) each against the float32 reference."""
-    from ll_hallucination_pipeline.results import per_request_loglikelihoods
+    from ll_hallucination_pipeline.tasks.results import per_request_loglikelihoods
 
     for task in TASKS:
         hf = {
@@ -328,7 +328,7 @@ def stash(half: str) -> None:
 def _item_scores(rows: list[dict]) -> dict[int, tuple[int, float, float]]:
     """doc_id -> (argmax choice, the item's metric value: acc for ARC-Easy, mc2 for TruthfulQA, and the margin:
     the best choice's log-likelihood minus the runner-up's)."""
-    from ll_hallucination_pipeline.results import request_loglikelihoods
+    from ll_hallucination_pipeline.tasks.results import request_loglikelihoods
 
     acc = {row["doc_id"]: float(row["acc"]) for row in rows}
     scores = {}
@@ -346,8 +346,8 @@ def _argmax_agreement(a: dict[int, tuple], b: dict[int, tuple]) -> float:
 def embedded() -> None:
     """The embedded real model on the GPU in NF4, full data, seed 0: ours vs the runbook's lm-eval command,
     each also against the same NF4 weights scored in float32 (the exact value both bf16 scorers round)."""
-    from ll_hallucination_pipeline.data import read_jsonl
-    from ll_hallucination_pipeline.gguf_conversion import EMBEDDED_GGUF, convert_gguf_to_hf
+    from ll_hallucination_pipeline.models.gguf_conversion import EMBEDDED_GGUF, convert_gguf_to_hf
+    from ll_hallucination_pipeline.tasks.data import read_jsonl
 
     if not (WORK / "tasks").exists():
         prepare_tasks()
@@ -422,9 +422,9 @@ def summary(*files: str) -> None:
 def ours_generation(limit: str = "") -> None:
     """The pipeline's evaluation of both generation tasks on the bf16 checkpoint (NF4 at load, as users run it),
     seed 0, the first ``limit`` items (a draft) or all."""
-    from ll_hallucination_pipeline.evaluate import EvalRequest, evaluate_jobs
-    from ll_hallucination_pipeline.quantization import QuantizationSettings
-    from ll_hallucination_pipeline.tasks import task_data_file
+    from ll_hallucination_pipeline.inference.evaluate import EvalRequest, evaluate_jobs
+    from ll_hallucination_pipeline.models.quantization import QuantizationSettings
+    from ll_hallucination_pipeline.tasks.registry import task_data_file
 
     n = int(limit) if limit else None
     name = f"ours_gen_{limit or 'full'}"

@@ -1,9 +1,9 @@
 """One layer of the scorer's forward pass on a GPU at the 8B shape's sizes, each way it could be computed.
 
-- Attention under the scorer's tree mask (:func:`ll_hallucination_pipeline.forward_layout.tree_mask`), with each
-  SDPA kernel PyTorch can take and with its own choice.
+- Attention under the scorer's tree mask (:func:`ll_hallucination_pipeline.inference.forward_layout.tree_mask`),
+  with each SDPA kernel PyTorch can take and with its own choice.
 - An NF4 linear layer as the scorer loads it, alone and with a LoRA update: peft's way (float32) and the
-  scorer's (:class:`ll_hallucination_pipeline.inference_layers.LoraAddmmLinear`, compute dtype), with the
+  scorer's (:class:`ll_hallucination_pipeline.models.inference_layers.LoraAddmmLinear`, compute dtype), with the
   largest difference between the two.
 
 For each: GPU time per call, host-to-device copies per call (a pageable copy makes the host wait for the
@@ -28,7 +28,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from ll_hallucination_pipeline.forward_layout import tree_mask  # noqa: E402
+from ll_hallucination_pipeline.inference.forward_layout import tree_mask  # noqa: E402
 
 LAYERS = 36
 HEADS, HEAD_DIM = 32, 128  # Qwen3-8B's query heads (transformers repeats the 8 key/value heads under a mask)
@@ -119,10 +119,10 @@ def first_calls(backend: str, offset: int, count: int = 8) -> dict:
 def nf4_linears(tokens: int = 16384, rank: int = 16) -> list[dict]:
     """Qwen3-8B's up projection (4096 -> 12288) in NF4 with double quantization and bf16 compute, alone
     and with a rank-``rank`` LoRA update: peft's way (float32 weights, input cast to float32) and the
-    scorer's way (:class:`ll_hallucination_pipeline.inference_layers.LoraAddmmLinear`, compute dtype)."""
+    scorer's way (:class:`ll_hallucination_pipeline.models.inference_layers.LoraAddmmLinear`, compute dtype)."""
     import bitsandbytes as bnb
 
-    from ll_hallucination_pipeline.inference_layers import LoraAddmmLinear
+    from ll_hallucination_pipeline.models.inference_layers import LoraAddmmLinear
 
     layer = bnb.nn.Linear4bit(
         4096, 12288, bias=False, compute_dtype=torch.bfloat16, quant_type="nf4", compress_statistics=True

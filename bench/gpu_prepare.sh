@@ -41,7 +41,7 @@ cp ../shared/data/truthfulqa/mc_validation.jsonl ../shared/data/truthfulqa/gener
 mkdir -p .bench/data/nq_open && cp ../shared/data/nq_open/validation.jsonl .bench/data/nq_open/
 head -n 10000 ../shared/data/alpaca/train.jsonl >.bench/data/alpaca/train.jsonl
 cp .bench/data/alpaca/train.jsonl .bench-alpaca/alpaca/train.jsonl
-gguf=$(uv run python -c "from ll_hallucination_pipeline.gguf_conversion import embedded_gguf_path; print(embedded_gguf_path())")
+gguf=$(uv run python -c "from ll_hallucination_pipeline.models.gguf_conversion import embedded_gguf_path; print(embedded_gguf_path())")
 half=$(( ($(stat -c %s "$gguf") + 1) / 2 ))
 head -c "$half" "$gguf" >.bench-gguf-a/part
 tail -c +"$((half + 1))" "$gguf" >.bench-gguf-b/part

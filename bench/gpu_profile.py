@@ -31,9 +31,9 @@ def evaluate_once(
     model_dir: Path, task: str, name: str, adapter_dir: Path | None, model_sha256: str | None = None
 ) -> dict:
     """One task, one seed, a fresh score cache: what an evaluation job does after its imports."""
-    from ll_hallucination_pipeline.evaluate import EvalRequest, evaluate_jobs
-    from ll_hallucination_pipeline.quantization import QuantizationSettings
-    from ll_hallucination_pipeline.tasks import task_data_file
+    from ll_hallucination_pipeline.inference.evaluate import EvalRequest, evaluate_jobs
+    from ll_hallucination_pipeline.models.quantization import QuantizationSettings
+    from ll_hallucination_pipeline.tasks.registry import task_data_file
 
     out_dir = WORK / "profile" / name
     shutil.rmtree(out_dir, ignore_errors=True)
@@ -57,8 +57,8 @@ def passes(model_dir: Path, tasks: list[str]) -> None:
     """Each task evaluated in turn in this one process, unprofiled: its first pass pays CUDA's warm-up."""
     from gpu_study import DATA, snakemake, write_config
 
-    from ll_hallucination_pipeline.tasks import task_data_file
-    from ll_hallucination_pipeline.weights_hash import weights_sha256
+    from ll_hallucination_pipeline.models.weights_hash import weights_sha256
+    from ll_hallucination_pipeline.tasks.registry import task_data_file
 
     workdir = WORK / "study"
     if not all((workdir / task_data_file(task)).is_file() for task in tasks):

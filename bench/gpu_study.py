@@ -236,8 +236,8 @@ def runbook_eval(model_dir: Path) -> None:
     model args), one full pass per task, each timed from process start to results."""
     from gpu_eval import save_nf4
 
-    from ll_hallucination_pipeline.evaluate import task_yaml
-    from ll_hallucination_pipeline.tasks import task_data_file
+    from ll_hallucination_pipeline.inference.evaluate import task_yaml
+    from ll_hallucination_pipeline.tasks.registry import task_data_file
 
     workdir = runbook_workdir(model_dir, 0)
     snakemake(workdir, *map(task_data_file, TASKS), "--cores", "all", env={"MODEL_PATH": str(model_dir)})

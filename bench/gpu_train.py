@@ -68,7 +68,7 @@ def training_seed(variant: str) -> int:
 def after_first_step(training_log: Path) -> float | None:
     """Real tokens/s from the end of step 1 to the last step (step 1 includes first-use tuning and sizing); of a
     resumed run, from the end of the first step after the resumption, where its clock started again."""
-    from ll_hallucination_pipeline.train import ELAPSED
+    from ll_hallucination_pipeline.training.train import ELAPSED
 
     rows = list(csv.DictReader(training_log.read_text().splitlines()))
     clock = [float(row[ELAPSED]) for row in rows]
@@ -83,9 +83,9 @@ def after_first_step(training_log: Path) -> float | None:
 def main(variant: str, steps: str) -> None:
     import torch
 
-    from ll_hallucination_pipeline.data import local_source, prepare_dataset
-    from ll_hallucination_pipeline.quantization import QuantizationSettings
-    from ll_hallucination_pipeline.train import TRAINING_LOG_NAME, train_adapter
+    from ll_hallucination_pipeline.models.quantization import QuantizationSettings
+    from ll_hallucination_pipeline.tasks.data import local_source, prepare_dataset
+    from ll_hallucination_pipeline.training.train import TRAINING_LOG_NAME, train_adapter
 
     alpaca = WORK / "data/alpaca.jsonl"
     if not alpaca.exists():

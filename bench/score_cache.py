@@ -2,7 +2,7 @@
 
 For a pass of ARC-Easy's 9,496 and TruthfulQA mc2's 5,882 requests: the seconds to store every score
 after the forwards (what a fresh evaluation pays) and to read them all in a new process's cache (what a
-re-run or another seed pays), through :class:`ll_hallucination_pipeline.score_cache.ScoreCache`, and the
+re-run or another seed pays), through :class:`ll_hallucination_pipeline.inference.score_cache.ScoreCache`, and the
 same through one atomic file per request (``io.atomic_write_text``, as the cache wrote them before).
 
     uv run python bench/score_cache.py [DIR]   # DIR: where to write (default: a temporary directory);
@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from ll_hallucination_pipeline.io import atomic_write_text  # noqa: E402
-from ll_hallucination_pipeline.score_cache import ScoreCache  # noqa: E402
+from ll_hallucination_pipeline.inference.score_cache import ScoreCache  # noqa: E402
+from ll_hallucination_pipeline.utils.io import atomic_write_text  # noqa: E402
 
 PASSES = {"arc_easy": 9496, "truthfulqa_mc2": 5882}
 

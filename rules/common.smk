@@ -3,23 +3,23 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from ll_hallucination_pipeline.config import (
+from ll_hallucination_pipeline.workflow import (
     SCHEMA_PATH,
     check_config,
     check_config_files,
 )
-from ll_hallucination_pipeline.data import (
+from ll_hallucination_pipeline.tasks import (
     check_records,
     local_source,
     read_jsonl,
     will_be_prepared,
 )
-from ll_hallucination_pipeline.environment import torch_job_threads
-from ll_hallucination_pipeline.errors import PipelineInputError
-from ll_hallucination_pipeline.model_paths import check_judge_dir, resolve_model_path
-from ll_hallucination_pipeline.quantization import quantization_from_config
-from ll_hallucination_pipeline.recipe import load_recipe
-from ll_hallucination_pipeline.sft_data import (
+from ll_hallucination_pipeline.utils import torch_job_threads
+from ll_hallucination_pipeline.utils import PipelineInputError
+from ll_hallucination_pipeline.models import check_judge_dir, resolve_model_path
+from ll_hallucination_pipeline.models import quantization_from_config
+from ll_hallucination_pipeline.training import load_recipe
+from ll_hallucination_pipeline.training import (
     checked_records,
     read_records,
     sft_data_file,
@@ -30,7 +30,7 @@ from ll_hallucination_pipeline.tasks import (
     get_task,
     task_data_file,
 )
-from ll_hallucination_pipeline.adapters import external_adapter
+from ll_hallucination_pipeline.models import external_adapter
 
 
 def stop_on_bad_input(call, *args):
@@ -50,7 +50,7 @@ validate(config, str(SCHEMA_PATH))
 TORCH_THREADS = torch_job_threads()
 
 EMBEDDED_MODEL_DIR = "models/smollm2-135m-instruct"
-# The base model's weights hash, computed once (see weights_hash.py) and read by every later job.
+# The base model's weights hash, computed once (see models/weights_hash.py) and read by every later job.
 MODEL_WEIGHTS_RECORD = "models/base_model.weights_sha256.json"
 USER_MODEL_DIR = stop_on_bad_input(resolve_model_path, config["model"]["path"])
 MODEL_LABEL = config["model"]["label"] or (

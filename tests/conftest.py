@@ -43,7 +43,7 @@ def converted_model(baseline_workdir: Path) -> Path:
 @pytest.fixture(autouse=True)
 def registry_as_shipped():
     """Each test starts from the built-in task registry: own tasks one test registers do not leak into the next."""
-    from ll_hallucination_pipeline.tasks import TASKS
+    from ll_hallucination_pipeline.tasks.registry import TASKS
 
     shipped = dict(TASKS)
     yield

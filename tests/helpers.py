@@ -34,8 +34,8 @@ def write_subset(shared: Path, out_dir: Path, n_items: int, n_sft: int = 32) -> 
 
 def prepare_task_data(tasks: list[str], local_dir: Path, out: Path) -> dict[str, Path]:
     """Each task's data file prepared from ``local_dir`` (the shared layout) into ``out``, as prepare_data does."""
-    from ll_hallucination_pipeline.data import local_source, prepare_dataset
-    from ll_hallucination_pipeline.tasks import get_task
+    from ll_hallucination_pipeline.tasks.data import local_source, prepare_dataset
+    from ll_hallucination_pipeline.tasks.registry import get_task
 
     files = {}
     for task in tasks:

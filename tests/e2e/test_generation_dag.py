@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ll_hallucination_pipeline.data import read_jsonl
+from ll_hallucination_pipeline.tasks.data import read_jsonl
 from tests.helpers import run_with_external_adapter
 
 pytestmark = pytest.mark.slow

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ll_hallucination_pipeline.data import read_jsonl
-from ll_hallucination_pipeline.evaluate import EvalRequest, build_lm, run_evaluation, samples_name, task_yaml
-from ll_hallucination_pipeline.quantization import QuantizationSettings
-from ll_hallucination_pipeline.tasks import get_task
+from ll_hallucination_pipeline.inference.evaluate import EvalRequest, build_lm, run_evaluation, samples_name, task_yaml
+from ll_hallucination_pipeline.models.quantization import QuantizationSettings
+from ll_hallucination_pipeline.tasks.data import read_jsonl
+from ll_hallucination_pipeline.tasks.registry import get_task
 from tests.helpers import prepare_task_data, run_lm_eval_hf
 
 pytestmark = pytest.mark.slow

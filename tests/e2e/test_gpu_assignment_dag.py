@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ll_hallucination_pipeline.gpu_assignment import claim_gpus
+from ll_hallucination_pipeline.workflow.gpu_assignment import claim_gpus
 from tests.helpers import run_snakemake, write_config
 
 FAKE_NVIDIA_SMI = """#!/bin/sh

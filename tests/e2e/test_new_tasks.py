@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ll_hallucination_pipeline.calibration import CALIBRATION_METRICS
+from ll_hallucination_pipeline.stats.calibration import CALIBRATION_METRICS
 from tests.helpers import run_with_external_adapter
 
 pytestmark = pytest.mark.slow

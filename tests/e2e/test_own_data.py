@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from ll_hallucination_pipeline.io import sha256_file
-from ll_hallucination_pipeline.model_loading import load_tokenizer
-from ll_hallucination_pipeline.sft_data import chat_example
+from ll_hallucination_pipeline.models.model_loading import load_tokenizer
+from ll_hallucination_pipeline.training.sft_data import chat_example
+from ll_hallucination_pipeline.utils.io import sha256_file
 from tests.helpers import REPO, run_snakemake, write_config
 
 pytestmark = pytest.mark.slow

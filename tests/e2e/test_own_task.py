@@ -11,10 +11,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ll_hallucination_pipeline.evaluate import EvalRequest, build_lm, run_evaluation, samples_name, task_yaml
-from ll_hallucination_pipeline.own_tasks import register_own_tasks
-from ll_hallucination_pipeline.quantization import QuantizationSettings
-from ll_hallucination_pipeline.results import per_request_loglikelihoods
+from ll_hallucination_pipeline.inference.evaluate import EvalRequest, build_lm, run_evaluation, samples_name, task_yaml
+from ll_hallucination_pipeline.models.quantization import QuantizationSettings
+from ll_hallucination_pipeline.tasks.own_tasks import register_own_tasks
+from ll_hallucination_pipeline.tasks.results import per_request_loglikelihoods
 from tests.helpers import REPO, external_adapter_env, run_lm_eval_hf, run_snakemake, run_with_external_adapter
 
 pytestmark = pytest.mark.slow

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ll_hallucination_pipeline.evaluate import EvalRequest, build_lm, run_evaluation, samples_name, task_yaml
-from ll_hallucination_pipeline.quantization import QuantizationSettings
-from ll_hallucination_pipeline.results import per_request_loglikelihoods
+from ll_hallucination_pipeline.inference.evaluate import EvalRequest, build_lm, run_evaluation, samples_name, task_yaml
+from ll_hallucination_pipeline.models.quantization import QuantizationSettings
+from ll_hallucination_pipeline.tasks.results import per_request_loglikelihoods
 from tests.helpers import prepare_task_data, run_lm_eval_hf
 
 pytestmark = pytest.mark.slow
@@ -68,7 +68,7 @@ def test_seed_reuse_and_no_cross_model_hits(converted_model, data_files, tmp_pat
 
 
 def test_limit_without_draft_is_refused(data_files, tmp_path):
-    from ll_hallucination_pipeline.errors import PipelineInputError
+    from ll_hallucination_pipeline.utils.errors import PipelineInputError
 
     with pytest.raises(PipelineInputError, match="drafts go under evals/drafts/"):
         EvalRequest("arc_easy", 0, data_files["arc_easy"], tmp_path / "evals/baseline/x", limit=3)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ll_hallucination_pipeline.environment import torch_job_threads
+from ll_hallucination_pipeline.utils.environment import torch_job_threads
 from tests.helpers import REPO, run_snakemake, write_config
 
 GPU_RULES = {"snapshot_environment", "smoke_test", "evaluate_baseline", "train_qlora", "evaluate_postqlora"}

@@ -14,13 +14,13 @@ import pytest
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from ll_hallucination_pipeline.adapters import check_adapter_dir
-from ll_hallucination_pipeline.data import local_source, prepare_dataset
-from ll_hallucination_pipeline.errors import PipelineInputError
-from ll_hallucination_pipeline.io import sha256_file
-from ll_hallucination_pipeline.quantization import QuantizationSettings
-from ll_hallucination_pipeline.results import per_request_loglikelihoods
-from ll_hallucination_pipeline.train import TRAINING_LOG_NAME, train_adapter
+from ll_hallucination_pipeline.models.adapters import check_adapter_dir
+from ll_hallucination_pipeline.models.quantization import QuantizationSettings
+from ll_hallucination_pipeline.tasks.data import local_source, prepare_dataset
+from ll_hallucination_pipeline.tasks.results import per_request_loglikelihoods
+from ll_hallucination_pipeline.training.train import TRAINING_LOG_NAME, train_adapter
+from ll_hallucination_pipeline.utils.errors import PipelineInputError
+from ll_hallucination_pipeline.utils.io import sha256_file
 from tests.helpers import run_lm_eval_hf
 
 pytestmark = pytest.mark.slow
@@ -87,8 +87,8 @@ def test_kill_and_resume_from_checkpoint(converted_model, alpaca, tmp_path):
     recipe = write_recipe(tmp_path / "qlora_r.toml", examples=8, epochs=3, save_steps=2)
     out, work = tmp_path / "adapters/r_seed0", tmp_path / "work"
     code = (
-        "import sys; from ll_hallucination_pipeline.train import train_adapter;"
-        "from ll_hallucination_pipeline.quantization import QuantizationSettings as Q;"
+        "import sys; from ll_hallucination_pipeline.training.train import train_adapter;"
+        "from ll_hallucination_pipeline.models.quantization import QuantizationSettings as Q;"
         f"train_adapter({str(recipe)!r}, 0, model_dir={str(converted_model)!r}, data_file={str(alpaca)!r},"
         f"out_dir={str(out)!r}, work_dir={str(work)!r}, quantization=Q(cpu_compute_dtype='float32'))"
     )
@@ -145,7 +145,7 @@ def test_too_few_examples_is_refused(converted_model, alpaca, tmp_path):
 
 
 def test_postqlora_scores_use_the_adapter_and_match_lm_eval_peft(trained, converted_model, tiny_data, tmp_path):
-    from ll_hallucination_pipeline.evaluate import EvalRequest, build_lm, run_evaluation, task_yaml
+    from ll_hallucination_pipeline.inference.evaluate import EvalRequest, build_lm, run_evaluation, task_yaml
 
     adapter, _ = trained
     data = tmp_path / "arc_easy.jsonl"
@@ -175,8 +175,8 @@ def autocast_loss_curve(model_dir: Path, *, per_sequence: bool) -> list[float]:
     import torch
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
-    from ll_hallucination_pipeline.model_loading import load_model
-    from ll_hallucination_pipeline.packed_attention import use_packed_varlen_attention
+    from ll_hallucination_pipeline.models.model_loading import load_model
+    from ll_hallucination_pipeline.training.packed_attention import use_packed_varlen_attention
     from tests.helpers import packed_training_losses
 
     torch.manual_seed(0)
@@ -191,7 +191,7 @@ def autocast_loss_curve(model_dir: Path, *, per_sequence: bool) -> list[float]:
 def test_per_sequence_attention_trains_like_plain_trl_under_autocast(converted_model, monkeypatch):
     """o_proj must get attention's output in autocast's dtype, as from transformers' sdpa path: a float32 one
     keeps its LoRA update out of bf16 rounding and the loss falls faster than plain trl's after the first update."""
-    from ll_hallucination_pipeline import packed_attention
+    from ll_hallucination_pipeline.training import packed_attention
     from tests.helpers import per_sequence_attention
 
     varlen = pytest.importorskip("torch.nn.attention.varlen")

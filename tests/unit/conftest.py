@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ll_hallucination_pipeline.analysis import RunSet
+from ll_hallucination_pipeline.stats.analysis import RunSet
 from tests.helpers import write_run
 
 N = 40
@@ -41,8 +41,8 @@ def tiny_nf4_model(tmp_path: Path):
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from ll_hallucination_pipeline.model_loading import load_model
-    from ll_hallucination_pipeline.quantization import QuantizationSettings
+    from ll_hallucination_pipeline.models.model_loading import load_model
+    from ll_hallucination_pipeline.models.quantization import QuantizationSettings
 
     config = LlamaConfig(
         vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from ll_hallucination_pipeline.config import check_config
-from ll_hallucination_pipeline.data import prepare_dataset
-from ll_hallucination_pipeline.errors import PipelineInputError
-from ll_hallucination_pipeline.recipe import load_recipe
-from ll_hallucination_pipeline.sft_data import sft_examples
+from ll_hallucination_pipeline.tasks.data import prepare_dataset
+from ll_hallucination_pipeline.training.recipe import load_recipe
+from ll_hallucination_pipeline.training.sft_data import sft_examples
+from ll_hallucination_pipeline.utils.errors import PipelineInputError
+from ll_hallucination_pipeline.workflow.config import check_config
 
 VARIANTS = 300
 ODD_VALUES = [0, -1, 1, 2.5, -0.5, 1e9, "", "x", "auto", True, False, [], [0], [-1, 2], ["a"], {}, {"a": 1}]
@@ -140,7 +140,7 @@ def test_fine_tuning_records(tmp_path, monkeypatch, data, record):
     for _ in range(VARIANTS):
         (tmp_path / "own.jsonl").write_text(json.dumps(mutate(record, rng)) + "\n")
         if recipe.data.format == "messages":  # a valid conversation needs a tokenizer; stop at the checks
-            from ll_hallucination_pipeline.sft_data import checked_records, read_records
+            from ll_hallucination_pipeline.training.sft_data import checked_records, read_records
 
             accepted_or_one_line(lambda: checked_records(recipe.data, read_records(Path("own.jsonl")), "own.jsonl"))
         else:

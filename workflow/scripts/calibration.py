@@ -1,9 +1,9 @@
 """Snakemake adapter: calibration per model and task, reliability bins and the reliability diagram."""
 
-from ll_hallucination_pipeline.snakemake_glue import logged
+from ll_hallucination_pipeline.workflow import logged
 
 with logged(snakemake.log[0], config=snakemake.config):  # noqa: F821
-    from ll_hallucination_pipeline.pipeline_steps import write_calibration
+    from ll_hallucination_pipeline.workflow import write_calibration
 
     sm = snakemake  # noqa: F821
     out = sm.output

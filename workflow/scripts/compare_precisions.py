@@ -1,9 +1,9 @@
 """Snakemake adapter: the study's numbers on each other base precision against its own (NF4)."""
 
-from ll_hallucination_pipeline.snakemake_glue import logged
+from ll_hallucination_pipeline.workflow import logged
 
 with logged(snakemake.log[0], config=snakemake.config):  # noqa: F821
-    from ll_hallucination_pipeline.pipeline_steps import write_precision_table
+    from ll_hallucination_pipeline.workflow import write_precision_table
 
     sm = snakemake  # noqa: F821
     inputs, out = sm.input, sm.output

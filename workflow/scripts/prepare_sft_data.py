@@ -1,10 +1,9 @@
 """Snakemake adapter: a recipe's own fine-tuning file (or hub data set) as JSON Lines, with its sha256."""
 
-from ll_hallucination_pipeline.snakemake_glue import logged
+from ll_hallucination_pipeline.workflow import logged
 
 with logged(snakemake.log[0], config=snakemake.config):  # noqa: F821
-    from ll_hallucination_pipeline.recipe import DataSection
-    from ll_hallucination_pipeline.sft_data import prepare_sft_data
+    from ll_hallucination_pipeline.training import DataSection, prepare_sft_data
 
     sm = snakemake  # noqa: F821
     out = sm.output

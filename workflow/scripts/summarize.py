@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-from ll_hallucination_pipeline.snakemake_glue import logged
+from ll_hallucination_pipeline.workflow import logged
 
 with logged(snakemake.log[0], config=snakemake.config):  # noqa: F821
+    from ll_hallucination_pipeline.reports import write_summaries
     from ll_hallucination_pipeline.stats import StatsSettings
-    from ll_hallucination_pipeline.summary import write_summaries
 
     sm = snakemake  # noqa: F821
     run_dirs = sorted({Path(f).parent for f in sm.input})

@@ -1,11 +1,10 @@
 """Snakemake adapter: train one (recipe, training seed) QLoRA adapter."""
 
-from ll_hallucination_pipeline.snakemake_glue import logged
+from ll_hallucination_pipeline.workflow import logged
 
 with logged(snakemake.log[0], config=snakemake.config, gpus=snakemake.resources.gpu):  # noqa: F821
-    from ll_hallucination_pipeline.quantization import QuantizationSettings
-    from ll_hallucination_pipeline.train import train_adapter
-    from ll_hallucination_pipeline.weights_hash import recorded_weights_sha256
+    from ll_hallucination_pipeline.models import QuantizationSettings, recorded_weights_sha256
+    from ll_hallucination_pipeline.training import train_adapter
 
     sm = snakemake  # noqa: F821
     manifest = train_adapter(

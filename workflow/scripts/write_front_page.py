@@ -1,9 +1,9 @@
 """Snakemake adapter: the report's front page (the study's headline in words)."""
 
-from ll_hallucination_pipeline.snakemake_glue import logged
+from ll_hallucination_pipeline.workflow import logged
 
 with logged(snakemake.log[0], config=snakemake.config):  # noqa: F821
-    from ll_hallucination_pipeline.pipeline_steps import write_front_page
+    from ll_hallucination_pipeline.workflow import write_front_page
 
     sm = snakemake  # noqa: F821
     inputs = sm.input
