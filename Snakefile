@@ -6,7 +6,14 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
-include: "rules/common.smk"
+# Settings and input functions, by concern (order matters: each reads the ones above it).
+include: "rules/common/config.smk"
+include: "rules/common/recipes.smk"
+include: "rules/common/evaluation.smk"
+include: "rules/common/wildcards.smk"
+include: "rules/common/data.smk"
+include: "rules/common/targets.smk"
+# The rules, by stage.
 include: "rules/environment.smk"
 include: "rules/model.smk"
 include: "rules/data.smk"
