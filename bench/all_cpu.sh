@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Figure in bench/RESULTS.md, CPU: 'README command 1 on the embedded model'.
 # Time README command 1 (the whole default `all` on the embedded model: baseline,
 # tiny training, post-QLoRA evaluation, analysis) from a clean evals/, adapters/ and an empty score cache,
 # keeping the converted model and the prepared data. Prints the wall time and each job's time.

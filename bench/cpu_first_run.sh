@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Figure in bench/RESULTS.md, CPU: 'README command 1 as a newcomer runs it first'.
 # README command 1 as a newcomer runs it first: a fresh clone of COMMIT (default HEAD) beside ../shared, no .venv,
 # no converted model, no score cache (uv's package cache may be warm: the registries are reachable). Times the
 # environment install (uv sync, bytecode compilation included) apart from Snakemake's run, then prints each job's

@@ -3,6 +3,8 @@ on the first N items of a generation task, side by side in one run, on the conve
 (both sides: the parity setting); ours timed from the model load, hf's from its process start; ours also per
 decoded token.
 
+Figure in bench/RESULTS.md, CPU: 'one generation pass side by side in one run'.
+
 Usage (after the convert_model rule): uv run python bench/cpu_generation.py nq_open|truthfulqa_gen N [MAX_GEN_TOKS]
 Prints one JSON record: wall seconds of each side, ours' scoring.json (tokens decoded, tokens/s), answers equal.
 """

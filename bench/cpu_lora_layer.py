@@ -2,6 +2,8 @@
 and the scorer's (:class:`ll_hallucination_pipeline.models.inference_layers.LoraAddmmLinear`, one addmm in bf16).
 The embedded model's up projection (576 -> 1536) over 8192 tokens, rank 16; milliseconds per call.
 
+Figure in bench/RESULTS.md, CPU: 'a LoRA layer on the CPU, side by side'.
+
     uv run python bench/cpu_lora_layer.py
 """
 

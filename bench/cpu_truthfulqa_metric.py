@@ -2,6 +2,8 @@
 the real 817 questions, side by side in one run: as lm-eval ships it, then with the pipeline's lone-score ROUGE
 aggregation (``aggregate_lone_rouge_scores_directly``, installed by every evaluation); the values must be equal.
 
+Figure in bench/RESULTS.md, CPU: 'lm-eval's own truthfulqa_gen metric'.
+
 Usage: uv run python bench/cpu_truthfulqa_metric.py [ITEMS_AS_SHIPPED]   (default 40; all 817 with the shortcut)
 Prints one JSON record: seconds per item each way, the whole task with the shortcut, equal values.
 """

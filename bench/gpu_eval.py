@@ -1,5 +1,9 @@
 """GPU benchmark: lm-eval's own hf backend (the runbook way) vs this pipeline's scorer, same NF4 files, one machine.
 
+Figures in bench/RESULTS.md: under 'The study as users run it', the embedded model on the GPU against float32
+and the truthfulqa_gen pass, ours and the runbook way's; under 'Earlier figures', evaluation on a simulated 24 GB
+card and the 8B shape's distance from float32.
+
 Run on the lent GPU machine from the repo root, after `bash bench/gpu_prepare.sh` here (wheels and data):
     python3 bench/gpu_eval.py setup      # Qwen3-8B-shaped random model (bf16), saved once as NF4
     python3 bench/gpu_eval.py ours       # full baseline: 2 tasks x 3 seeds, one model load, timed
@@ -21,7 +25,6 @@ No download is possible there: random weights, the embedded model's real tokeniz
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import shutil
@@ -30,88 +33,46 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
-WORK = Path(os.environ.get("BENCH_WORK", "/tmp/bench"))
-OUT = Path(os.environ.get("OUT", "/tmp/bench-out"))
+from common import (
+    BENCH_DATA,
+    OUT,
+    REPO,
+    WORK,
+    build_checkpoint,
+    leave_card_of,
+    prepare_tasks,
+    record,
+    records,
+    runbook_lm_eval,
+    save_nf4,
+)
+
 BF16, NF4 = WORK / "q8b-bf16", WORK / "q8b-nf4"
 SMOL, SMOL_NF4 = WORK / "smollm2", WORK / "smollm2-nf4"
 TASKS = ["truthfulqa_mc2", "arc_easy"]
 GEN_TASKS = os.environ.get("GEN_TASKS", "truthfulqa_gen,nq_open").split(",")
 GEN_TOKS = int(os.environ.get("GEN_TOKS", "256"))
-# Qwen3-8B's shapes (its config.json), vocabulary kept at Qwen3's size.
-QWEN3_8B = {
-    "hidden_size": 4096,
-    "intermediate_size": 12288,
-    "num_hidden_layers": 36,
-    "num_attention_heads": 32,
-    "num_key_value_heads": 8,
-    "head_dim": 128,
-    "vocab_size": 151936,
-    "max_position_embeddings": 40960,
-    "rms_norm_eps": 1e-6,
-    "rope_theta": 1_000_000.0,
-    "tie_word_embeddings": False,
-}
-
-
-def log(record: dict) -> None:
-    print(json.dumps(record), flush=True)
-    OUT.mkdir(parents=True, exist_ok=True)
-    with open(OUT / "bench.jsonl", "a") as handle:
-        handle.write(json.dumps(record) + "\n")
 
 
 def setup() -> None:
+    """The 8B-shaped bf16 checkpoint and its NF4 copy; the tasks' data and YAMLs (not for training alone)."""
     import torch
-    from transformers import AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
 
     start = time.perf_counter()
-    tokenizer = AutoTokenizer.from_pretrained(REPO / ".bench/tok")
-    config = Qwen3Config(**QWEN3_8B, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
-    torch.manual_seed(0)
-    with torch.device("cuda"):
-        model = Qwen3ForCausalLM(config).to(torch.bfloat16)
-    model.save_pretrained(BF16)
-    tokenizer.save_pretrained(BF16)
-    del model
+    build_checkpoint("8b", BF16)
     torch.cuda.empty_cache()
     save_nf4(BF16, NF4)
     if os.environ.get("BENCH_TRAIN_ONLY") != "1":  # training needs no task files
-        prepare_tasks()
-    log({"phase": "setup", "seconds": round(time.perf_counter() - start, 1)})
+        bench_tasks()
+    record({"phase": "setup", "seconds": round(time.perf_counter() - start, 1)})
 
 
-def prepare_tasks() -> None:
-    """The tasks' data (from .bench/data; the generation tasks where present) and local task YAMLs under WORK, as
-    the pipeline prepares them."""
-    from ll_hallucination_pipeline.inference.evaluate import task_yaml
-    from ll_hallucination_pipeline.tasks.data import local_source, prepare_dataset
-    from ll_hallucination_pipeline.tasks.registry import get_data_set, get_task, task_data_file
+def bench_tasks() -> Path:
+    """The evaluation tasks and the generation tasks whose data gpu_prepare.sh brought, prepared under WORK."""
+    from ll_hallucination_pipeline.tasks.registry import get_data_set, get_task
 
-    bench_data = REPO / ".bench/data"
-    for task in TASKS + [t for t in GEN_TASKS if (bench_data / get_data_set(get_task(t).data).local_file).exists()]:
-        data = get_task(task).data
-        source = local_source(data, REPO / ".bench/data")
-        prepare_dataset(data, WORK / task_data_file(task), WORK / f"data/{data}.json", source=source)
-        (WORK / "tasks").mkdir(parents=True, exist_ok=True)
-        (WORK / "tasks" / f"{task}.yaml").write_text(task_yaml(task, WORK / task_data_file(task)))
-
-
-def save_nf4(source: Path, target: Path) -> None:
-    """Quantize ``source`` to NF4 (double quant, bf16 compute) once and save it, so both scorers load the same file."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
-
-    nf4 = BitsAndBytesConfig(
-        load_in_4bit=True,
-        bnb_4bit_quant_type="nf4",
-        bnb_4bit_use_double_quant=True,
-        bnb_4bit_compute_dtype=torch.bfloat16,
-    )
-    model = AutoModelForCausalLM.from_pretrained(source, quantization_config=nf4, device_map={"": "cuda"})
-    model.save_pretrained(target)
-    AutoTokenizer.from_pretrained(source).save_pretrained(target)
+    present = [t for t in GEN_TASKS if (BENCH_DATA / get_data_set(get_task(t).data).local_file).exists()]
+    return prepare_tasks(TASKS + present, WORK)
 
 
 def ours(seeds: tuple[int, ...] = (0, 1, 2), model: Path = NF4, name: str = "ours") -> None:
@@ -150,7 +111,7 @@ def ours(seeds: tuple[int, ...] = (0, 1, 2), model: Path = NF4, name: str = "our
         scoring = json.loads((request.out_dir / "scoring.json").read_text())
         peak = max(peak, int(scoring.get("peak_gpu_gib", 0) * 2**30))
         budgets.append(scoring.get("largest_token_budget"))
-        log(
+        record(
             {
                 "phase": name,
                 "task": request.task,
@@ -160,7 +121,7 @@ def ours(seeds: tuple[int, ...] = (0, 1, 2), model: Path = NF4, name: str = "our
                 "lm_eval_seconds": result.get("total_evaluation_time_seconds"),
             }
         )
-    log(
+    record(
         {
             "phase": f"{name}_total",
             "seconds": round(seconds, 1),
@@ -172,74 +133,19 @@ def ours(seeds: tuple[int, ...] = (0, 1, 2), model: Path = NF4, name: str = "our
     )
 
 
-def leave_card_of(gib: float) -> int:
-    """Hold all but ``gib`` GiB of the GPU's free memory in another process, as a smaller card would leave; return
-    that process's pid.
-
-    A separate process, not a tensor here: this process's own counters (what the token budget and
-    gradient checkpointing size themselves by) then see only the smaller card.
-    """
-    code = (
-        "import time, torch; free, _ = torch.cuda.mem_get_info(); "
-        f"x = torch.empty(free - int({gib} * 2**30), dtype=torch.uint8, device='cuda'); "
-        "print('held', flush=True); time.sleep(86400)"
-    )
-    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    atexit.register(holder.kill)
-    if holder.stdout.readline().strip() != "held":
-        raise SystemExit(f"could not leave {gib} GiB free on the GPU")
-    return holder.pid
-
-
 # HF_SOFTMAX_DTYPE=float32: lm-eval's hf backend takes log_softmax in float32 (its default is the logits' dtype).
 HF_SOFTMAX_DTYPE = os.environ.get("HF_SOFTMAX_DTYPE")
 
 
 def runbook(task: str, limit: str | None = None, batch: str = "auto", model: Path = NF4, *extra: str) -> Path:
+    """The runbook way on ``task`` (see ``common.runbook_lm_eval``), recorded; its output folder."""
     softmax = f"_softmax-{HF_SOFTMAX_DTYPE}" if HF_SOFTMAX_DTYPE else ""
     out = WORK / f"runbook/{model.name}/{task}_{batch}_{limit or 'full'}{softmax}"
-    cmd = [
-        sys.executable,
-        "-m",
-        "lm_eval",
-        "--model",
-        "hf",
-        "--model_args",
-        f"pretrained={model},dtype=bfloat16" + (f",softmax_dtype={HF_SOFTMAX_DTYPE}" if HF_SOFTMAX_DTYPE else ""),
-        "--include_path",
-        str(WORK / "tasks"),
-        "--tasks",
-        task,
-        "--num_fewshot",
-        "0",
-        "--batch_size",
-        batch,
-        "--max_batch_size",
-        "4",
-        "--seed",
-        "0,0,0,0",
-        "--output_path",
-        str(out),
-        "--log_samples",
-        *extra,
-    ]
-    if limit:
-        cmd += ["--limit", limit]
-    start = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    log(
-        {
-            "phase": "runbook",
-            "model": model.name,
-            "hf_softmax_dtype": HF_SOFTMAX_DTYPE,
-            "task": task,
-            "batch": batch,
-            "limit": limit,
-            "rc": done.returncode,
-            "seconds": round(time.perf_counter() - start, 1),
-            "tail": done.stderr[-400:] if done.returncode else "",
-        }
+    model_args = f",softmax_dtype={HF_SOFTMAX_DTYPE}" if HF_SOFTMAX_DTYPE else ""
+    run = runbook_lm_eval(
+        model, task, WORK / "tasks", out, limit=limit, batch=batch, model_args=model_args, extra=extra
     )
+    record({"phase": "runbook", "hf_softmax_dtype": HF_SOFTMAX_DTYPE, **run})
     return out
 
 
@@ -280,7 +186,7 @@ def reference(limit: str = "20") -> None:
 
     for task, rows in float32_reference_samples(NF4, batch_size=1, limit=int(limit)).items():
         (WORK / f"reference_{task}.json").write_text(json.dumps(request_loglikelihoods(rows)))
-    log({"phase": "reference", "limit": limit})
+    record({"phase": "reference", "limit": limit})
 
 
 def _max_abs(a: dict[int, list[float]], b: dict[int, list[float]]) -> float:
@@ -315,14 +221,14 @@ def agree(limit: str = "100") -> None:
                 "max_abs_hf_bs4_vs_reference": _max_abs(hf["4"], exact),
                 "max_abs_ours_vs_reference": _max_abs({d: mine[d] for d in exact}, exact),
             }
-        log(record)
+        record(record)
 
 
 def stash(half: str) -> None:
     """Keep the carried half of the embedded GGUF in WORK (it outlives the call while the machine stays warm)."""
     (WORK / "gguf").mkdir(parents=True, exist_ok=True)
     shutil.copyfile(REPO / f".bench-gguf-{half}/part", WORK / f"gguf/part-{half}")
-    log({"phase": "stash", "half": half, "bytes": (WORK / f"gguf/part-{half}").stat().st_size})
+    record({"phase": "stash", "half": half, "bytes": (WORK / f"gguf/part-{half}").stat().st_size})
 
 
 def _item_scores(rows: list[dict]) -> dict[int, tuple[int, float, float]]:
@@ -350,7 +256,7 @@ def embedded() -> None:
     from ll_hallucination_pipeline.tasks.data import read_jsonl
 
     if not (WORK / "tasks").exists():
-        prepare_tasks()
+        bench_tasks()
     gguf = WORK / "gguf" / EMBEDDED_GGUF
     with open(gguf, "wb") as whole:
         for half in "ab":
@@ -360,7 +266,7 @@ def embedded() -> None:
     ours((0,), SMOL_NF4, "embedded_ours")
     start = time.perf_counter()
     exact = float32_reference_samples(SMOL_NF4, batch_size=32)
-    log({"phase": "embedded_reference", "seconds": round(time.perf_counter() - start, 1)})
+    record({"phase": "embedded_reference", "seconds": round(time.perf_counter() - start, 1)})
     for task in TASKS:
         rows = {
             "hf": read_jsonl(next(runbook(task, model=SMOL_NF4).rglob(f"samples_{task}_*.jsonl"))),
@@ -373,7 +279,7 @@ def embedded() -> None:
                 handle.writelines(json.dumps({k: row[k] for k in ("doc_id", "acc", "resps")}) + "\n" for row in r)
         hf, mine, ref = scores["hf"], scores["ours"], scores["float32"]
         n = len(ref)
-        log(
+        record(
             {
                 "phase": "embedded_agree",
                 "hf_softmax_dtype": HF_SOFTMAX_DTYPE,
@@ -394,12 +300,12 @@ def summary(*files: str) -> None:
     """The comparison in one record, from bench.jsonl files (default: $OUT/bench.jsonl): ours (whole card)
     against the runbook way for three seeds (one seed's runs, as each seed costs the same), the ratio,
     peak memory (also on a simulated smaller card) and the agreement figures."""
-    records = [json.loads(line) for f in files or [OUT / "bench.jsonl"] for line in Path(f).read_text().splitlines()]
-    totals = [r for r in records if r["phase"] == "ours_total"]
+    runs = records(*files)
+    totals = [r for r in runs if r["phase"] == "ours_total"]
     ours_run = next(r for r in reversed(totals) if not r.get("card_gib"))
     runbook_seed = {
         r["task"]: r["seconds"]
-        for r in records
+        for r in runs
         if r["phase"] == "runbook" and r["model"] == NF4.name and r["batch"] == "auto" and not r["limit"]
     }
     runbook_seconds = 3 * sum(runbook_seed[task] for task in TASKS)
@@ -412,7 +318,7 @@ def summary(*files: str) -> None:
                 "ratio": round(runbook_seconds / ours_run["seconds"], 1),
                 "peak_gib": ours_run["peak_gib"],
                 "smaller_cards": {r["card_gib"]: (r["seconds"], r["peak_gib"]) for r in totals if r.get("card_gib")},
-                "agreement": [{k: v for k, v in r.items() if k != "phase"} for r in records if r["phase"] == "agree"],
+                "agreement": [{k: v for k, v in r.items() if k != "phase"} for r in runs if r["phase"] == "agree"],
             },
             indent=1,
         )
@@ -446,7 +352,7 @@ def ours_generation(limit: str = "") -> None:
         model_sha256="0" * 64,  # the study hashes the weights once in its own rule; not timed here either
     )
     for request in requests:
-        log(
+        record(
             {"phase": name, "task": request.task, "scoring": json.loads((request.out_dir / "scoring.json").read_text())}
         )
 
@@ -464,7 +370,7 @@ def generation_ours(*limits: str) -> None:
     for items in limits:
         start = time.perf_counter()
         done = subprocess.run([sys.executable, __file__, "ours_generation", items], capture_output=True, text=True)
-        log(
+        record(
             {
                 "phase": "ours_gen_process",
                 "limit": items or None,
@@ -481,7 +387,7 @@ def generation_hf(*limits: str) -> None:
     for limit in limits:
         for task in GEN_TASKS:
             out = runbook(task, limit, "auto", NF4, "--gen_kwargs", f"max_gen_toks={GEN_TOKS}")
-            log(
+            record(
                 {
                     "phase": "runbook_gen_tokens",
                     "task": task,

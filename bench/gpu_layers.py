@@ -1,5 +1,7 @@
 """One layer of the scorer's forward pass on a GPU at the 8B shape's sizes, each way it could be computed.
 
+Figures in bench/RESULTS.md: the table 'One layer of the forward, each way it can be computed'.
+
 - Attention under the scorer's tree mask (:func:`ll_hallucination_pipeline.inference.forward_layout.tree_mask`),
   with each SDPA kernel PyTorch can take and with its own choice.
 - An NF4 linear layer as the scorer loads it, alone and with a LoRA update: peft's way (float32) and the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# No figure of its own: what the GPU bench scripts carry.
 # Prepare what the GPU benchmarks carry (all ignored by git): .whl (wheels the GPU image lacks), .whl-train
 # (those training needs), .whl-smk (Snakemake and its needs), .whl-study (everything bench/gpu_study.sh needs,
 # bitsandbytes cut to its CUDA 13 libraries, the GPU image's CUDA, so that it travels in one call), .bench (the embedded

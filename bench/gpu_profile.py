@@ -1,6 +1,8 @@
 """Where one evaluation job's time goes, through the package's public API: a Python profile of the whole job
 (lm-eval's request building, our batching and masks, the forwards), then a torch profile of its GPU kernels.
 
+Figures in bench/RESULTS.md: 'scorer throughput by the task's place in one process' and 'passes after the shards'.
+
 On the GPU machine, from the repo root, after `bash bench/gpu_study.sh install .whl-study`:
     bash bench/gpu_study.sh profile MODEL_DIR TASK [ADAPTER_DIR]   (TASK: arc_easy or truthfulqa_mc2)
     bash bench/gpu_study.sh profile MODEL_DIR passes TASK [TASK ...]   (unprofiled, one process, in order)
@@ -15,16 +17,13 @@ from __future__ import annotations
 import cProfile
 import io
 import json
-import os
 import pstats
 import shutil
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-WORK = Path(os.environ.get("BENCH_WORK", "/tmp/study"))
-OUT = Path(os.environ.get("OUT", "/tmp/study-out"))
+from common import OUT, WORK, record
 
 
 def evaluate_once(
@@ -69,7 +68,7 @@ def passes(model_dir: Path, tasks: list[str]) -> None:
     model_sha256 = weights_sha256(model_dir)  # once, as the DAG's hash_base_model rule does
     for n, task in enumerate(tasks):
         scoring = evaluate_once(model_dir, task, f"pass{n}", None, model_sha256)
-        print(json.dumps({"phase": "pass", "order": n, "task": task, **scoring}), flush=True)
+        record({"phase": "pass", "order": n, "task": task, **scoring})
 
 
 def main(model_dir: Path, task: str, adapter_dir: Path | None = None) -> None:
@@ -85,20 +84,19 @@ def main(model_dir: Path, task: str, adapter_dir: Path | None = None) -> None:
     pstats.Stats(python_profile, stream=text).sort_stats("cumulative").print_stats(45)
     label = f"{task}-{adapter_dir.name}" if adapter_dir else task
     (OUT / f"profile-python-{label}.txt").write_text(text.getvalue())
-    print(json.dumps({"phase": "profile_python", "run": label, **first}), flush=True)
+    record({"phase": "profile_python", "run": label, **first})
     print("\n".join(text.getvalue().splitlines()[:70]))
 
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as kernels:
         second = evaluate_once(model_dir, task, "torch", adapter_dir)
     table = kernels.key_averages().table(sort_by="cuda_time_total", row_limit=30)
     (OUT / f"profile-torch-{label}.txt").write_text(table)
-    print(json.dumps({"phase": "profile_torch", "run": label, **second}), flush=True)
+    record({"phase": "profile_torch", "run": label, **second})
     print(table)
     torch.cuda.synchronize()
 
 
 if __name__ == "__main__":
-    sys.path[:0] = [str(REPO / "src"), str(REPO / "bench")]
     if sys.argv[2] == "passes":
         passes(Path(sys.argv[1]), sys.argv[3:])
     else:

@@ -1,5 +1,9 @@
 """The whole study through Snakemake on GPUs, as users run it, beside the runbook way's parts.
 
+Figures in bench/RESULTS.md: under 'The study as users run it', the whole study, the runbook way's evaluation and
+training, the per-pass and whole-study ratios, the 24 GB card, training in the study, the per-job table; the rows
+under 'Several GPUs'.
+
 Here, first: `bash bench/gpu_prepare.sh` (wheels, the embedded tokenizer, task and Alpaca data; all git-ignored).
 On the GPU machine, from the repo root, with the wheels installed (`bench/gpu_study.sh` does all of it):
     python3 bench/gpu_study.py build 8b|small DIR  # random-weight bf16 checkpoint, the embedded tokenizer
@@ -11,9 +15,9 @@ On the GPU machine, from the repo root, with the wheels installed (`bench/gpu_st
     python3 bench/gpu_study.py runbook-train DIR N # the runbook's recipe as written, N steps (trl's SFTTrainer)
     python3 bench/gpu_study.py twogpu DIR 2|1      # the small study, two GPU jobs at once (each on its own GPU) or one
     python3 bench/gpu_study.py twogpu-compare      # the two runs' results and adapters, byte for byte
-    python3 bench/gpu_study.py summary             # per-rule table, totals and ratios from $OUT/study.jsonl
+    python3 bench/gpu_study.py summary             # per-rule table, totals and ratios from $OUT/bench.jsonl
 Everything goes through the pipeline's public settings: config.yaml, recipe files, MODEL_PATH,
-CUDA_VISIBLE_DEVICES and Snakemake's own command line. Each phase appends records to $OUT/study.jsonl.
+CUDA_VISIBLE_DEVICES and Snakemake's own command line. Each phase appends records to $OUT/bench.jsonl.
 """
 
 from __future__ import annotations
@@ -28,58 +32,24 @@ import threading
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-OUT = Path(os.environ.get("OUT", "/tmp/study-out"))
-WORK = Path(os.environ.get("BENCH_WORK", "/tmp/study"))
+from common import (
+    OUT,
+    REPO,
+    WORK,
+    build_checkpoint,
+    elapsed,
+    leave_card_of,
+    prepare_tasks,
+    record,
+    records,
+    runbook_lm_eval,
+    save_nf4,
+)
+
 DATA = Path(os.environ.get("STUDY_DATA", REPO / ".bench/data"))
 TASKS = ("truthfulqa_mc2", "arc_easy")
 SCORER_FIGURES = ("tokens_run", "batches", "scoring_seconds", "tokens_per_second", "peak_gpu_gib")
 PASSES = 6  # the study's evaluation passes: baseline and one adapter, x 3 seeds
-# Qwen3-8B's shapes (its config.json), vocabulary kept at Qwen3's size; "small" is for the two-GPU check.
-SHAPES = {
-    "8b": dict(hidden_size=4096, intermediate_size=12288, num_hidden_layers=36, num_attention_heads=32),
-    "small": dict(hidden_size=1024, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=16),
-}
-COMMON_SHAPE = dict(
-    num_key_value_heads=8,
-    head_dim=128,
-    vocab_size=151936,
-    max_position_embeddings=40960,
-    rms_norm_eps=1e-6,
-    rope_theta=1_000_000.0,
-    tie_word_embeddings=False,
-)
-
-
-def record(entry: dict) -> None:
-    print(json.dumps(entry), flush=True)
-    OUT.mkdir(parents=True, exist_ok=True)
-    with open(OUT / "study.jsonl", "a") as handle:
-        handle.write(json.dumps(entry) + "\n")
-
-
-def build(shape: str, model_dir: Path) -> None:
-    """A random-weight Qwen3-shaped checkpoint saved in bf16, as users have theirs, with the embedded tokenizer."""
-    import torch
-    from transformers import AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
-
-    start = time.perf_counter()
-    tokenizer = AutoTokenizer.from_pretrained(REPO / ".bench/tok")
-    config = Qwen3Config(
-        **SHAPES[shape], **COMMON_SHAPE, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id
-    )
-    torch.manual_seed(0)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    with torch.device(device):
-        model = Qwen3ForCausalLM(config).to(torch.bfloat16)
-    model.save_pretrained(model_dir)
-    tokenizer.save_pretrained(model_dir)
-    size = sum(f.stat().st_size for f in model_dir.glob("*.safetensors"))
-    record({"phase": "build", "shape": shape, "gib": round(size / 2**30, 2), "seconds": elapsed(start)})
-
-
-def elapsed(start: float) -> float:
-    return round(time.perf_counter() - start, 1)
 
 
 class GpuMemory:
@@ -171,8 +141,6 @@ def load_seconds(workdir: Path) -> dict[str, float]:
 
 def study(model_dir: Path) -> None:
     """README command 1 with MODEL_PATH: every rule, timed by its benchmark file, peak GPU memory sampled."""
-    from gpu_eval import leave_card_of
-
     recipe = os.environ.get("STUDY_RECIPE", "alpaca_10k_fast")
     card = os.environ.get("BENCH_CARD_GIB")
     holder = (leave_card_of(float(card)),) if card else ()
@@ -220,7 +188,7 @@ def study(model_dir: Path) -> None:
         shutil.copy(log, OUT / f"study-{log.relative_to(workdir).as_posix().replace('/', '-')}")
 
 
-def runbook_workdir(model_dir: Path, steps: int) -> Path:
+def runbook_workdir(steps: int) -> Path:
     """A workdir whose one recipe, ``runbook``, is qlora_alpaca_10k.toml as written, stopped after ``steps``."""
     workdir = WORK / "runbook"
     recipes = workdir / "configs"
@@ -234,34 +202,20 @@ def runbook_workdir(model_dir: Path, steps: int) -> Path:
 def runbook_eval(model_dir: Path) -> None:
     """The runbook's evaluation: lm_eval's hf backend on an NF4 copy (transformers 5 takes no load_in_4bit
     model args), one full pass per task, each timed from process start to results."""
-    from gpu_eval import save_nf4
-
-    from ll_hallucination_pipeline.inference.evaluate import task_yaml
-    from ll_hallucination_pipeline.tasks.registry import task_data_file
-
-    workdir = runbook_workdir(model_dir, 0)
-    snakemake(workdir, *map(task_data_file, TASKS), "--cores", "all", env={"MODEL_PATH": str(model_dir)})
+    workdir = WORK / "runbook"
+    tasks_dir = prepare_tasks(list(TASKS), workdir, DATA)
     start = time.perf_counter()
     nf4 = WORK / "nf4"
     save_nf4(model_dir, nf4)
     record({"phase": "runbook_nf4_copy", "seconds": elapsed(start)})
     for task in TASKS:
-        (workdir / "tasks").mkdir(exist_ok=True)
-        (workdir / "tasks" / f"{task}.yaml").write_text(task_yaml(task, workdir / task_data_file(task)))
-        cmd = [sys.executable, "-m", "lm_eval", "--model", "hf", "--model_args", f"pretrained={nf4},dtype=bfloat16"]
-        cmd += ["--include_path", str(workdir / "tasks"), "--tasks", task, "--num_fewshot", "0"]
-        cmd += ["--batch_size", "auto", "--max_batch_size", "4", "--seed", "0,0,0,0"]
-        cmd += ["--output_path", str(workdir / "lm_eval" / task), "--log_samples"]
-        start = time.perf_counter()
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        record({"phase": "runbook_eval", "task": task, "rc": done.returncode, "seconds": elapsed(start)})
-        if done.returncode != 0:
-            print(done.stderr[-4000:])
+        run = runbook_lm_eval(nf4, task, tasks_dir, workdir / "lm_eval" / task)
+        record({"phase": "runbook_eval", **run})
 
 
 def runbook_train(model_dir: Path, steps: int) -> None:
     """The runbook's recipe as written, through the pipeline's train rule (trl's SFTTrainer), for ``steps``."""
-    workdir = runbook_workdir(model_dir, steps)
+    workdir = runbook_workdir(steps)
     env = {"MODEL_PATH": str(model_dir)}
     snakemake(workdir, "adapters/runbook_seed0", "--cores", "all", "--resources", "gpu=1", env=env)
     adapter = workdir / "adapters/runbook_seed0"
@@ -333,7 +287,7 @@ def twogpu_compare() -> None:
 
 
 def summary() -> None:
-    entries = [json.loads(line) for line in (OUT / "study.jsonl").read_text().splitlines()]
+    entries = records()
     study_run = next(e for e in reversed(entries) if e["phase"] == "study")
     print(
         f"card: {study_run.get('card_gib') or 'whole GPU'} GiB left free; peak of the study's processes "
@@ -367,10 +321,9 @@ def summary() -> None:
 
 
 if __name__ == "__main__":
-    sys.path[:0] = [str(REPO / "src"), str(REPO / "bench")]
     phase, *args = sys.argv[1:]
     if phase == "build":
-        build(args[0], Path(args[1]))
+        build_checkpoint(args[0], Path(args[1]))
     elif phase == "study":
         study(Path(args[0]))
     elif phase == "runbook-eval":

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# No figure of its own: installs, then runs bench/gpu_study.py or bench/gpu_profile.py.
 # On the GPU machine, from the repo root: install carried wheels, or run one phase of bench/gpu_study.py.
 #   bash bench/gpu_study.sh install .whl [.whl-smk]   # into /tmp/site (kept while the machine stays warm)
 #   bash bench/gpu_study.sh profile MODEL_DIR ...      # see bench/gpu_profile.py

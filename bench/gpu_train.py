@@ -1,5 +1,8 @@
 """GPU training benchmark: the pipeline's QLoRA step on the 8B-shaped NF4 model, Alpaca.
 
+Figures in bench/RESULTS.md: under 'Earlier figures', the fast recipe's tokens/s with its loss check, and
+training on a simulated 24 GB card.
+
 On the lent GPU machine, after `python3 bench/gpu_eval.py setup` (the model and data):
     python3 bench/gpu_train.py VARIANT STEPS
 runs `train_adapter` with configs/qlora_alpaca_10k.toml ("recipe") or qlora_alpaca_10k_fast.toml ("fast") limited to
@@ -23,8 +26,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gpu_eval import NF4, OUT, REPO, WORK, leave_card_of, log  # noqa: E402
+from common import OUT, REPO, WORK, leave_card_of, record
+from gpu_eval import NF4
 
 RECIPES = {"recipe": "qlora_alpaca_10k.toml", "fast": "qlora_alpaca_10k_fast.toml"}
 
@@ -113,7 +116,7 @@ def main(variant: str, steps: str) -> None:
         print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=25), flush=True)
     loss_csv = OUT / f"loss_{variant.replace('+', '_')}_{steps}.csv"
     shutil.copyfile(out / TRAINING_LOG_NAME, loss_csv)
-    log(
+    record(
         {
             "phase": "train",
             "variant": variant,

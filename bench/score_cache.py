@@ -1,5 +1,7 @@
 """The score cache's cost per evaluation pass, side by side with one file per request (its layout before).
 
+Figure in bench/RESULTS.md: 'the score cache's cost per fresh pass'.
+
 For a pass of ARC-Easy's 9,496 and TruthfulQA mc2's 5,882 requests: the seconds to store every score
 after the forwards (what a fresh evaluation pays) and to read them all in a new process's cache (what a
 re-run or another seed pays), through :class:`ll_hallucination_pipeline.inference.score_cache.ScoreCache`, and the
