@@ -1,0 +1,127 @@
+"""What the base model knows about each item of a question-answer set: SliCK's knowledge categories (Gekhman et
+al., "Does Fine-Tuning LLMs on New Knowledge Encourage Hallucinations?", EMNLP 2024).
+
+The model answers every item under K few-shot prompts, greedily and with S samples at temperature T. With
+P_correct(greedy) and P_correct(sampled) the shares of right answers:
+
+- ``HighlyKnown``: greedy is always right;
+- ``MaybeKnown``: greedy is sometimes right;
+- ``WeaklyKnown``: greedy is never right, a sample sometimes is;
+- ``Unknown``: never right.
+
+These rules assume free-form answers, where a guess is almost never right. With k answer choices a model that
+guesses is greedy-right under some of 10 prompts 94 % of the time (1 − 0.75¹⁰ at k = 4), so on multiple choice
+"right" counts only where it beats chance: greedy is *known* where its right answers out of K are significantly
+more than K/k (exact one-sided binomial test at ``alpha``), sampled where the K prompts' shares of right samples
+are significantly above 1/k (one-sided t-test over the prompts: the samples of one prompt share its
+distribution, so they are not independent trials). Then ``HighlyKnown`` is greedy known and always right,
+``MaybeKnown`` greedy known, ``WeaklyKnown`` sampled known only, ``Unknown`` neither.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..utils import PipelineInputError
+
+CATEGORIES = ("HighlyKnown", "MaybeKnown", "WeaklyKnown", "Unknown")
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    """The ``knowledge.probe`` section of the config: how the base model is asked (the paper's defaults).
+
+    shots: exemplars per prompt; prompts: K, the few-shot prompts per item; samples: S, the sampled answers per
+    prompt; temperature: T of the samples; alpha: the chance test's level on multiple choice; seed: which
+    exemplars each prompt takes and which samples are drawn; max_new_tokens: the cap of a short answer.
+    """
+
+    shots: int = 4
+    prompts: int = 10
+    samples: int = 16
+    temperature: float = 0.5
+    alpha: float = 0.01
+    seed: int = 0
+    max_new_tokens: int = 32
+
+    def __post_init__(self) -> None:
+        for name in ("shots", "prompts", "samples", "max_new_tokens"):
+            if getattr(self, name) <= 0:
+                raise PipelineInputError(f"knowledge.probe.{name}={getattr(self, name)} must be at least 1")
+        if self.temperature < 0:
+            raise PipelineInputError(f"knowledge.probe.temperature={self.temperature} must be 0 or more")
+        if not 0 < self.alpha < 1:
+            raise PipelineInputError(f"knowledge.probe.alpha={self.alpha} must be between 0 and 1")
+
+
+@dataclass(frozen=True)
+class ItemKnowledge:
+    """One item's answers: which of the K prompts' greedy answers were right, how many of each prompt's S samples
+    were, and its number of answer choices (``None`` for a free-form answer)."""
+
+    greedy_right: tuple[bool, ...]
+    sampled_right: tuple[int, ...]
+    samples: int
+    choices: int | None = None
+
+    @property
+    def p_greedy(self) -> float:
+        return sum(self.greedy_right) / len(self.greedy_right)
+
+    @property
+    def p_sampled(self) -> float:
+        return sum(self.sampled_right) / (self.samples * len(self.sampled_right))
+
+    def category(self, alpha: float) -> str:
+        """The item's category (see the module docstring); ``alpha`` only matters on multiple choice."""
+        greedy, sampled = self._known(alpha)
+        if greedy:
+            return "HighlyKnown" if all(self.greedy_right) else "MaybeKnown"
+        return "WeaklyKnown" if sampled else "Unknown"
+
+    def _known(self, alpha: float) -> tuple[bool, bool]:
+        """Whether the greedy and the sampled answers are right more often than a guess would be."""
+        if self.choices is None:
+            return any(self.greedy_right), any(self.sampled_right)
+        from scipy.stats import binomtest
+
+        chance = 1 / self.choices
+        greedy = binomtest(sum(self.greedy_right), len(self.greedy_right), chance, alternative="greater")
+        return greedy.pvalue < alpha, _mean_above([right / self.samples for right in self.sampled_right], chance, alpha)
+
+
+def _mean_above(shares: Sequence[float], chance: float, alpha: float) -> bool:
+    """Whether the mean of ``shares`` is significantly above ``chance`` (one-sided one-sample t-test); with no
+    spread, whether every share is above it."""
+    from scipy.stats import ttest_1samp
+
+    if len(shares) < 2 or max(shares) == min(shares):
+        return min(shares) > chance
+    result = ttest_1samp(shares, chance, alternative="greater")
+    return bool(not math.isnan(result.pvalue) and result.pvalue < alpha)
+
+
+def multiple_choice_knowledge(
+    loglikelihoods: Sequence[Sequence[float]], correct: int, settings: ProbeSettings, *, item: int
+) -> ItemKnowledge:
+    """An item's answers from its choices' log-likelihoods under each of the K prompts (``[K][choices]``): the
+    argmax is the greedy answer, S samples are drawn from the softmax at the temperature (no generation needed).
+    The samples come from a generator seeded by ``settings.seed`` and the item's index ``item``, so they do not
+    depend on how the items were batched. At temperature 0 every sample is the greedy answer."""
+    import numpy as np
+
+    rng = np.random.default_rng([settings.seed, item])
+    greedy, sampled = [], []
+    for row in loglikelihoods:
+        scores = np.asarray(row, dtype=float)
+        best = int(np.argmax(scores))
+        greedy.append(best == correct)
+        if settings.temperature == 0:
+            sampled.append(settings.samples * (best == correct))
+            continue
+        weights = np.exp((scores - scores.max()) / settings.temperature)
+        draws = rng.choice(len(scores), size=settings.samples, p=weights / weights.sum())
+        sampled.append(int((draws == correct).sum()))
+    return ItemKnowledge(tuple(greedy), tuple(sampled), settings.samples, choices=len(loglikelihoods[0]))

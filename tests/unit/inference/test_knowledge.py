@@ -1,0 +1,91 @@
+"""SliCK's knowledge categories: the paper's rules on free-form answers, the chance correction on multiple choice
+(a guessing scorer is Unknown, a perfect one HighlyKnown), and the settings' bad values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ll_hallucination_pipeline.inference.knowledge import (
+    CATEGORIES,
+    ItemKnowledge,
+    ProbeSettings,
+    multiple_choice_knowledge,
+)
+from ll_hallucination_pipeline.utils import PipelineInputError
+
+DEFAULTS = ProbeSettings()
+
+
+@pytest.mark.parametrize(
+    ("greedy", "sampled", "category"),
+    [
+        ([True] * 10, [16] * 10, "HighlyKnown"),
+        ([True] + [False] * 9, [0] * 10, "MaybeKnown"),
+        ([False] * 10, [0] * 9 + [1], "WeaklyKnown"),
+        ([False] * 10, [0] * 10, "Unknown"),
+    ],
+)
+def test_free_form_answers_follow_the_papers_rules(greedy, sampled, category):
+    item = ItemKnowledge(tuple(greedy), tuple(sampled), samples=16)
+    assert item.category(DEFAULTS.alpha) == category
+    assert item.p_greedy == sum(greedy) / 10 and item.p_sampled == sum(sampled) / 160
+
+
+def _categories(loglikelihoods_of, n_items: int, settings: ProbeSettings = DEFAULTS) -> dict[str, float]:
+    """Share of ``n_items`` four-choice items (the first choice right) in each category."""
+    found = [
+        multiple_choice_knowledge(loglikelihoods_of(item), 0, settings, item=item).category(settings.alpha)
+        for item in range(n_items)
+    ]
+    return {name: found.count(name) / n_items for name in CATEGORIES}
+
+
+def test_a_scorer_that_guesses_uniformly_puts_nearly_every_item_in_unknown():
+    rng = np.random.default_rng(7)
+    shares = _categories(lambda item: rng.normal(size=(10, 4)), 2000)
+    assert shares["Unknown"] >= 0.95, shares
+    # Without the correction nearly every item would be known or weakly known (the reason for it).
+    plain = [ItemKnowledge(k.greedy_right, k.sampled_right, 16) for k in _guesses(rng, 200)]
+    assert sum(k.category(0.01) == "Unknown" for k in plain) / 200 < 0.05
+
+
+def _guesses(rng: np.random.Generator, n: int) -> list[ItemKnowledge]:
+    return [multiple_choice_knowledge(rng.normal(size=(10, 4)), 0, DEFAULTS, item=i) for i in range(n)]
+
+
+def test_a_perfect_scorer_puts_every_item_in_highly_known():
+    right_first = np.tile([0.0, -5.0, -6.0, -7.0], (10, 1))
+    assert _categories(lambda item: right_first, 200)["HighlyKnown"] == 1.0
+
+
+def test_a_scorer_right_under_some_prompts_is_maybe_known_and_one_whose_samples_beat_chance_weakly_known():
+    sometimes = np.array([[0.0, -5.0, -6.0, -7.0]] * 8 + [[-5.0, 0.0, -6.0, -7.0]] * 2)
+    item = multiple_choice_knowledge(sometimes, 0, DEFAULTS, item=0)
+    assert item.category(DEFAULTS.alpha) == "MaybeKnown" and item.p_greedy == 0.8
+    runner_up = np.tile([-0.1, 0.0, -9.0, -9.0], (10, 1))  # never the argmax, but nearly half of the samples
+    item = multiple_choice_knowledge(runner_up, 0, DEFAULTS, item=0)
+    assert item.category(DEFAULTS.alpha) == "WeaklyKnown" and item.p_greedy == 0 and 0.3 < item.p_sampled < 0.6
+
+
+def test_samples_depend_on_the_seed_and_item_only():
+    scores = np.random.default_rng(1).normal(size=(10, 4))
+    first = multiple_choice_knowledge(scores, 2, DEFAULTS, item=5)
+    assert multiple_choice_knowledge(scores, 2, DEFAULTS, item=5) == first
+    assert multiple_choice_knowledge(scores, 2, ProbeSettings(seed=1), item=5) != first
+    greedy_only = multiple_choice_knowledge(scores, 2, ProbeSettings(temperature=0), item=5)
+    assert greedy_only.sampled_right == tuple(16 * right for right in greedy_only.greedy_right)
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"prompts": 0}, r"knowledge.probe.prompts=0 must be at least 1"),
+        ({"samples": -1}, r"knowledge.probe.samples=-1 must be at least 1"),
+        ({"temperature": -0.1}, r"knowledge.probe.temperature=-0.1 must be 0 or more"),
+        ({"alpha": 1.5}, r"knowledge.probe.alpha=1.5 must be between 0 and 1"),
+    ],
+)
+def test_bad_settings_are_refused_with_one_line(setting, message):
+    with pytest.raises(PipelineInputError, match=message):
+        ProbeSettings(**setting)
