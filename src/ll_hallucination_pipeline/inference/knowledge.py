@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..utils import PipelineInputError
 
@@ -125,3 +126,55 @@ def multiple_choice_knowledge(
         draws = rng.choice(len(scores), size=settings.samples, p=weights / weights.sum())
         sampled.append(int((draws == correct).sum()))
     return ItemKnowledge(tuple(greedy), tuple(sampled), settings.samples, choices=len(loglikelihoods[0]))
+
+
+def few_shot_prefixes(exemplars: Sequence[tuple[str, str]], settings: ProbeSettings) -> list[str]:
+    """The K prompts' openings: K different sets of ``settings.shots`` (question, answer) exemplars drawn from the
+    set-aside ``exemplars`` by a generator seeded with ``settings.seed``, each prompt's set the same for every item
+    (as the paper's K exemplar sets), so each prompt's opening runs once for all items."""
+    import numpy as np
+
+    if math.comb(len(exemplars), settings.shots) < settings.prompts:
+        raise PipelineInputError(
+            f"knowledge.probe: {settings.prompts} different prompts of {settings.shots} exemplars need more than the "
+            f"{len(exemplars)} exemplars of the exemplar split; lower knowledge.probe.prompts or shots"
+        )
+    rng = np.random.default_rng(settings.seed)
+    sets: list[tuple[int, ...]] = []
+    while len(sets) < settings.prompts:
+        picked = tuple(sorted(int(i) for i in rng.choice(len(exemplars), settings.shots, replace=False)))
+        if picked not in sets:
+            sets.append(picked)
+    return ["".join(f"{exemplars[i][0]} {exemplars[i][1]}\n\n" for i in picked) for picked in sets]
+
+
+@dataclass(frozen=True)
+class ChoiceItem:
+    """A multiple-choice item as the probe asks it: the question as lm-eval's task writes it, the choices' texts
+    and the correct one's index."""
+
+    question: str
+    choices: tuple[str, ...]
+    correct: int
+
+
+def probe_multiple_choice(
+    lm: Any, items: Sequence[ChoiceItem], exemplars: Sequence[ChoiceItem], settings: ProbeSettings
+) -> list[ItemKnowledge]:
+    """Each item's answers under the K prompts through the scorer ``lm`` (lm-eval's ``loglikelihood``, cached per
+    model): one pass per prompt, all items after that prompt's shared opening."""
+    from types import SimpleNamespace
+
+    prefixes = few_shot_prefixes([(e.question, e.choices[e.correct]) for e in exemplars], settings)
+    scores: list[list[list[float]]] = [[] for _ in items]
+    for prefix in prefixes:
+        requests = [
+            SimpleNamespace(args=(prefix + item.question, f" {choice}")) for item in items for choice in item.choices
+        ]
+        results = iter(lm.loglikelihood(requests))
+        for per_item, item in zip(scores, items, strict=True):
+            per_item.append([next(results)[0] for _ in item.choices])
+    return [
+        multiple_choice_knowledge(per_item, item.correct, settings, item=n)
+        for n, (per_item, item) in enumerate(zip(scores, items, strict=True))
+    ]

@@ -8,9 +8,12 @@ import pytest
 
 from ll_hallucination_pipeline.inference.knowledge import (
     CATEGORIES,
+    ChoiceItem,
     ItemKnowledge,
     ProbeSettings,
+    few_shot_prefixes,
     multiple_choice_knowledge,
+    probe_multiple_choice,
 )
 from ll_hallucination_pipeline.utils import PipelineInputError
 
@@ -89,3 +92,33 @@ def test_samples_depend_on_the_seed_and_item_only():
 def test_bad_settings_are_refused_with_one_line(setting, message):
     with pytest.raises(PipelineInputError, match=message):
         ProbeSettings(**setting)
+
+
+class KnowsTheFirstChoice:
+    """A stand-in scorer: log-likelihood 0 for each item's first choice, -5 for the others; records the contexts."""
+
+    def __init__(self) -> None:
+        self.contexts: list[str] = []
+
+    def loglikelihood(self, requests):
+        self.contexts += [r.args[0] for r in requests]
+        return [(0.0 if r.args[1].startswith(" right") else -5.0, True) for r in requests]
+
+
+def test_the_probe_asks_each_item_under_k_prompts_that_open_with_shared_exemplars():
+    exemplars = [ChoiceItem(f"Question: e{n}?\nAnswer:", ("x", "y"), 1) for n in range(8)]
+    items = [ChoiceItem(f"Question: q{n}?\nAnswer:", ("right", "wrong a", "wrong b"), 0) for n in range(5)]
+    lm = KnowsTheFirstChoice()
+    settings = ProbeSettings(prompts=5, shots=2, samples=4)
+    found = probe_multiple_choice(lm, items, exemplars, settings)
+    assert [k.category(settings.alpha) for k in found] == ["HighlyKnown"] * 5
+    prefixes = few_shot_prefixes([(e.question, "y") for e in exemplars], settings)
+    assert len(set(prefixes)) == 5 and all(p.count("\n\n") == 2 and "Answer: y" in p for p in prefixes)
+    assert len(lm.contexts) == 5 * 5 * 3 and {c[: -len("Question: q0?\nAnswer:")] for c in lm.contexts} == set(prefixes)
+    assert not any("q" in p for p in prefixes)  # the probed items never appear among the exemplars
+
+
+def test_too_few_exemplars_are_refused():
+    with pytest.raises(PipelineInputError, match=r"10 different prompts of 4 exemplars need more than the 5 exemplars"):
+        few_shot_prefixes([(f"q{n}", "a") for n in range(5)], DEFAULTS)  # 5 sets of 4; 6 exemplars have 15
+    assert len(set(few_shot_prefixes([(f"q{n}", "a") for n in range(6)], DEFAULTS))) == 10
