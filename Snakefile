@@ -22,6 +22,7 @@ include: "rules/qlora.smk"
 include: "rules/analysis.smk"
 include: "rules/judge.smk"
 include: "rules/precision.smk"
+include: "rules/knowledge.smk"
 
 
 # `snakemake --report` opens with the study's headline once `all` has written it.

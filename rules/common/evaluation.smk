@@ -1,4 +1,5 @@
 # Evaluation: the runs of each model, the settings that change their numbers, the judge's inputs.
+from ll_hallucination_pipeline.inference import PROBE_SETS
 from ll_hallucination_pipeline.models import check_judge_dir
 
 
@@ -126,3 +127,13 @@ def get_judged_runs(wildcards):
         for run in judged_runs().values()
         for name in ("results.json", "samples_truthfulqa_gen.jsonl")
     ]
+
+
+def get_probe_items(wildcards):
+    """The items the knowledge probe categorizes: the set's prepared data file."""
+    return f"data/{PROBE_SETS[wildcards.probe_set].data}.jsonl"
+
+
+def get_probe_exemplars(wildcards):
+    """The split set aside for the probe's few-shot exemplars."""
+    return f"data/{PROBE_SETS[wildcards.probe_set].exemplars}.jsonl"

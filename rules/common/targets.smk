@@ -41,6 +41,7 @@ def get_all_targets(wildcards):
         "evals/baseline/bootstrap_ci.csv",
         *get_baseline_runs(wildcards),
         "docs/figures/reliability.png",
+        *[f"evals/knowledge/{s}/counts.csv" for s in config["knowledge"]["sets"]],
     ]
     if ADAPTERS:
         targets += [

@@ -31,6 +31,24 @@ CATEGORIES = ("HighlyKnown", "MaybeKnown", "WeaklyKnown", "Unknown")
 
 
 @dataclass(frozen=True)
+class ProbeSet:
+    """A question set the probe can categorize: the data set of its items and the one set aside for the prompts'
+    exemplars (never an item probed or trained on; the paper draws them from the dev split)."""
+
+    data: str
+    exemplars: str
+
+
+# The sets ``knowledge.sets`` may name: the ARC train splits (fine-tuning pools) and test splits (evaluation).
+PROBE_SETS = {
+    "arc_easy_train": ProbeSet("arc_easy_train", "arc_easy_validation"),
+    "arc_easy": ProbeSet("arc_easy", "arc_easy_validation"),
+    "arc_challenge_train": ProbeSet("arc_challenge_train", "arc_challenge_validation"),
+    "arc_challenge": ProbeSet("arc_challenge", "arc_challenge_validation"),
+}
+
+
+@dataclass(frozen=True)
 class ProbeSettings:
     """The ``knowledge.probe`` section of the config: how the base model is asked (the paper's defaults).
 
@@ -177,4 +195,35 @@ def probe_multiple_choice(
     return [
         multiple_choice_knowledge(per_item, item.correct, settings, item=n)
         for n, (per_item, item) in enumerate(zip(scores, items, strict=True))
+    ]
+
+
+def arc_choice_item(doc: dict[str, Any]) -> ChoiceItem:
+    """An ARC document as lm-eval's ``arc_easy`` task asks it (``Question: ...\nAnswer:``, each choice after a
+    space)."""
+    labels = list(doc["choices"]["label"])
+    return ChoiceItem(
+        f"Question: {doc['question']}\nAnswer:", tuple(doc["choices"]["text"]), labels.index(doc["answerKey"])
+    )
+
+
+def probe_rows(
+    lm: Any, items: Sequence[dict[str, Any]], exemplars: Sequence[dict[str, Any]], settings: ProbeSettings
+) -> list[dict[str, Any]]:
+    """One row per item of an ARC-schema set: its index and id, right answers greedy (of K) and sampled (of K x S),
+    both P_correct values and its category."""
+    found = probe_multiple_choice(
+        lm, [arc_choice_item(d) for d in items], [arc_choice_item(d) for d in exemplars], settings
+    )
+    return [
+        {
+            "item": n,
+            "id": doc.get("id", ""),
+            "greedy_right": sum(known.greedy_right),
+            "sampled_right": sum(known.sampled_right),
+            "p_greedy": known.p_greedy,
+            "p_sampled": known.p_sampled,
+            "category": known.category(settings.alpha),
+        }
+        for n, (doc, known) in enumerate(zip(items, found, strict=True))
     ]

@@ -212,11 +212,12 @@ def _nq_open_references(doc: Doc) -> tuple[list[str], list[str]]:
 _ARC_FIELDS = {"id": str, "question": str, "choices": dict, "answerKey": str}
 
 
-def _arc_data(config: str, folder: str) -> DataSet:
-    """An AI2 ARC split as the pipeline reads it: its test split, the hub's schema, answer keys checked."""
+def _arc_data(config: str, folder: str, split: str = "test") -> DataSet:
+    """An AI2 ARC split as the pipeline reads it (the test split unless named), the hub's schema, answer keys
+    checked."""
     return DataSet(
-        split="test",
-        local_file=f"{folder}/test.jsonl",
+        split=split,
+        local_file=f"{folder}/{split}.jsonl",
         hub=("allenai/ai2_arc", config),
         required=_ARC_FIELDS,
         problem=_arc_problem,
@@ -233,6 +234,11 @@ DATA_SETS: dict[str, DataSet] = {
     ),
     "arc_easy": _arc_data("ARC-Easy", "arc_easy"),
     "arc_challenge": _arc_data("ARC-Challenge", "arc_challenge"),
+    # The knowledge probe's pools and the splits set aside for its prompts' exemplars (:mod:`..inference.knowledge`).
+    "arc_easy_train": _arc_data("ARC-Easy", "arc_easy", "train"),
+    "arc_easy_validation": _arc_data("ARC-Easy", "arc_easy", "validation"),
+    "arc_challenge_train": _arc_data("ARC-Challenge", "arc_challenge", "train"),
+    "arc_challenge_validation": _arc_data("ARC-Challenge", "arc_challenge", "validation"),
     "truthfulqa_gen": DataSet(
         split="validation",
         local_file="truthfulqa/generation_validation.jsonl",

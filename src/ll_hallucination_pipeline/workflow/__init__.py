@@ -18,6 +18,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "write_front_page",
             "write_judge_tables",
             "write_judgements",
+            "write_knowledge_probe",
             "write_manifest",
             "write_precision_table",
             "write_qualitative",

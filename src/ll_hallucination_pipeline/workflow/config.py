@@ -19,10 +19,12 @@ def load_schema() -> dict[str, Any]:
 
 
 def _with_registered_tasks(schema: dict[str, Any]) -> dict[str, Any]:
-    """``schema`` with the names eval.tasks may use: every task registered in this process."""
+    """``schema`` with the names eval.tasks may use (every task registered in this process) and knowledge.sets may."""
+    from ..inference import PROBE_SETS
     from ..tasks import TASKS
 
     schema["properties"]["eval"]["properties"]["tasks"]["items"] = {"enum": list(TASKS)}
+    schema["properties"]["knowledge"]["properties"]["sets"]["items"] = {"enum": list(PROBE_SETS)}
     return schema
 
 

@@ -158,3 +158,37 @@ def write_judge_tables(judgements_csv: str, summary_csv: str, tests_csv: str, st
     table = pd.read_csv(judgements_csv, dtype={"doc_hash": str, "model": str}, keep_default_na=False)
     atomic_write_csv(summary_csv, judge_summary(table))
     atomic_write_csv(tests_csv, judge_tests_table(table, StatsSettings.from_config(stats)))
+
+
+def write_knowledge_probe(
+    model_dir: str,
+    model_sha256: str,
+    data_files: tuple[str, str],
+    out: tuple[str, str],
+    *,
+    settings: dict,
+    quantization: dict,
+    cache_dir: str,
+    token_budget: int | str,
+) -> None:
+    """The base model's knowledge of each item of a set (``data_files``: its items, its exemplars): one row per item
+    into ``out[0]``, items and share per category into ``out[1]``."""
+    from ..inference import CATEGORIES, ProbeSettings, build_lm, probe_rows
+    from ..models import QuantizationSettings
+    from ..tasks import read_jsonl
+
+    probe = ProbeSettings(**settings)
+    lm = build_lm(
+        Path(model_dir),
+        QuantizationSettings(**quantization),
+        cache_dir=Path(cache_dir),
+        token_budget=token_budget,
+        model_sha256=model_sha256,
+    )
+    items = pd.DataFrame(probe_rows(lm, read_jsonl(data_files[0]), read_jsonl(data_files[1]), probe))
+    counts = items["category"].value_counts().reindex(CATEGORIES, fill_value=0)
+    atomic_write_csv(out[0], items)
+    atomic_write_csv(
+        out[1],
+        pd.DataFrame({"category": CATEGORIES, "items": counts.to_numpy(), "share": counts.to_numpy() / len(items)}),
+    )
