@@ -12,19 +12,13 @@ import pandas as pd
 import pytest
 
 from ll_hallucination_pipeline.tasks.data import read_jsonl
-from tests.helpers import run_with_external_adapter
 
 pytestmark = pytest.mark.slow
 GENERATION_TASKS = ["truthfulqa_gen", "nq_open"]
 
 
-def test_generation_tasks_before_and_after_an_adapter(baseline_workdir: Path, tiny_data: Path, tmp_path: Path):
-    stand_in_judge = {"model": str(baseline_workdir / "models/smollm2-135m-instruct")}
-    done = run_with_external_adapter(
-        tmp_path, baseline_workdir, tiny_data, stand_in_judge, tasks=GENERATION_TASKS, seeds=[0, 1], max_gen_toks=32
-    )
-    assert done.returncode == 0, done.stdout[-4000:]
-
+def test_generation_tasks_before_and_after_an_adapter(external_study: Path):
+    tmp_path = external_study
     for task in GENERATION_TASKS:
         for stage in ("baseline", "postqlora/external-tiny_seed0"):
             run = tmp_path / f"evals/{stage}/{task}_seed0_full"
@@ -39,6 +33,7 @@ def test_generation_tasks_before_and_after_an_adapter(baseline_workdir: Path, ti
     assert {"bleu_acc", "rougeL_diff", "no_comment"} <= set(deltas.query("task == 'truthfulqa_gen'")["metric"])
     assert set(deltas.query("task == 'nq_open'")["metric"]) == {"exact_match", "abstained"}
     tests = pd.read_csv(tmp_path / "evals/compare/paired_tests.csv")
+    tests = tests[tests["task"].isin(GENERATION_TASKS)]
     assert sorted(zip(tests["task"], tests["metric"], strict=True)) == [
         ("nq_open", "abstained"),
         ("nq_open", "exact_match"),

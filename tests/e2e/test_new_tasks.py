@@ -9,23 +9,21 @@ import pandas as pd
 import pytest
 
 from ll_hallucination_pipeline.stats.calibration import CALIBRATION_METRICS
-from tests.helpers import run_with_external_adapter
 
 pytestmark = pytest.mark.slow
 NEW_TASKS = ["truthfulqa_mc1", "arc_challenge"]
 
 
-def test_new_tasks_before_and_after_an_adapter(baseline_workdir: Path, tiny_data: Path, tmp_path: Path):
-    done = run_with_external_adapter(tmp_path, baseline_workdir, tiny_data, tasks=NEW_TASKS)
-    assert done.returncode == 0, done.stdout[-4000:]
-
+def test_new_tasks_before_and_after_an_adapter(external_study: Path):
+    tmp_path = external_study
     for task in NEW_TASKS:
         for stage in ("baseline", "postqlora/external-tiny_seed0"):
             results = json.loads((tmp_path / f"evals/{stage}/{task}_seed0_full/results.json").read_text())
             assert set(results["results"]) == {task} and results["n-samples"][task]["effective"] == 6
     assert (tmp_path / "data/truthfulqa.jsonl").is_file() and (tmp_path / "data/arc_challenge.jsonl").is_file()
     tests = pd.read_csv(tmp_path / "evals/compare/paired_tests.csv")
-    assert set(tests["task"]) == set(NEW_TASKS)
+    assert set(NEW_TASKS) <= set(tests["task"])
+    tests = tests[tests["task"].isin(NEW_TASKS)]
     calibration = tests["metric"].isin(CALIBRATION_METRICS)
     assert set(tests[~calibration]["test"]) == {"McNemar exact (statsmodels)"}  # both are right/wrong per item
     assert set(tests[calibration]["metric"]) == set(CALIBRATION_METRICS)

@@ -15,18 +15,14 @@ from ll_hallucination_pipeline.inference.evaluate import EvalRequest, build_lm, 
 from ll_hallucination_pipeline.models.quantization import QuantizationSettings
 from ll_hallucination_pipeline.tasks.own_tasks import register_own_tasks
 from ll_hallucination_pipeline.tasks.results import per_request_loglikelihoods
-from tests.helpers import REPO, external_adapter_env, run_lm_eval_hf, run_snakemake, run_with_external_adapter
+from tests.helpers import REPO, external_adapter_env, run_lm_eval_hf, run_snakemake
 
 pytestmark = pytest.mark.slow
-OWN = {"task_dirs": ["examples/own_task"], "own_tasks": {"capitals": {"label": "World capitals"}}}
 FP32 = QuantizationSettings(mode="none", compute_dtype="float32", cpu_compute_dtype="float32")
 
 
-def test_the_example_task_before_and_after_an_adapter(baseline_workdir: Path, tiny_data: Path, tmp_path: Path):
-    shutil.copytree(REPO / "examples/own_task", tmp_path / "examples/own_task")
-    done = run_with_external_adapter(tmp_path, baseline_workdir, tiny_data, tasks=["truthfulqa_mc2", "capitals"], **OWN)
-    assert done.returncode == 0, done.stdout[-4000:]
-
+def test_the_example_task_before_and_after_an_adapter(external_study: Path, baseline_workdir: Path, tmp_path: Path):
+    shutil.copytree(external_study, tmp_path, symlinks=True, dirs_exist_ok=True)  # mtimes kept: as finished
     for stage in ("baseline", "postqlora/external-tiny_seed0"):
         results = json.loads((tmp_path / f"evals/{stage}/capitals_seed0_full/results.json").read_text())
         assert results["n-samples"]["capitals"]["effective"] == 20
