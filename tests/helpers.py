@@ -18,6 +18,8 @@ def write_subset(shared: Path, out_dir: Path, n_items: int, n_sft: int = 32) -> 
     """A data directory in the shared layout: ``n_items`` per evaluation task, ``n_sft`` Alpaca examples."""
     for rel, n in (
         ("arc_easy/test.jsonl", n_items),
+        ("arc_easy/train.jsonl", n_items),
+        ("arc_easy/validation.jsonl", n_items),
         ("arc_challenge/test.jsonl", n_items),
         ("truthfulqa/mc_validation.jsonl", n_items),
         ("truthfulqa/generation_validation.jsonl", n_items),
