@@ -1,20 +1,33 @@
 """The knowledge probe through the real DAG on the embedded model: a train pool and a test split categorized, the
-counts adding up, nothing to do on a re-run, and a changed probe setting making the probe stale and nothing else."""
+counts adding up, nothing to do on a re-run, a changed probe setting making the probe stale and nothing else; and
+its answers against lm-eval's own hf backend asked the same prompts."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from ll_hallucination_pipeline.inference import CATEGORIES
-from tests.helpers import run_snakemake, write_config
+from ll_hallucination_pipeline.inference.evaluate import build_lm, task_yaml
+from ll_hallucination_pipeline.inference.knowledge import (
+    CATEGORIES,
+    ProbeSettings,
+    arc_choice_item,
+    few_shot_prefixes,
+    multiple_choice_knowledge,
+    probe_rows,
+)
+from ll_hallucination_pipeline.models.quantization import QuantizationSettings
+from ll_hallucination_pipeline.tasks.data import read_jsonl
+from tests.helpers import run_lm_eval_hf, run_snakemake, write_config
 
 pytestmark = pytest.mark.slow
 SETS = ["arc_easy_train", "arc_easy"]
 TARGETS = [f"evals/knowledge/{s}/counts.csv" for s in SETS]
+FP32 = QuantizationSettings(mode="none", compute_dtype="float32", cpu_compute_dtype="float32")
 
 
 def test_the_probe_categorizes_each_item_of_each_set(converted_model: Path, tiny_data: Path, tmp_path: Path):
@@ -52,3 +65,39 @@ def test_the_probe_categorizes_each_item_of_each_set(converted_model: Path, tiny
     )
     stale = run_snakemake(tmp_path, *TARGETS, "-n", env=env).stdout
     assert set(re.findall(r"^rule (\w+):", stale, flags=re.MULTILINE)) == {"probe_knowledge"}
+
+
+def test_categories_equal_an_independent_computation_from_lm_eval_hf(converted_model: Path, tiny_data: Path, tmp_path):
+    """The probe on 6 ARC-Easy items against lm-eval's own hf backend asked the same K prompts: one task per prompt
+    whose ``doc_to_text`` opens with that prompt's exemplars, its per-choice log-likelihoods and argmax (``acc``)
+    read back; greedy answers equal item for item, categories equal with the samples drawn from hf's scores."""
+    settings = ProbeSettings(prompts=5, shots=2, samples=4)
+    items = read_jsonl(tiny_data / "arc_easy/test.jsonl")
+    exemplars = read_jsonl(tiny_data / "arc_easy/validation.jsonl")
+    data = tmp_path / "arc_easy.jsonl"
+    data.write_text((tiny_data / "arc_easy/test.jsonl").read_text())
+    ours = probe_rows(
+        build_lm(converted_model, FP32, cache_dir=tmp_path / "cache", token_budget=512), items, exemplars, settings
+    )
+
+    prefixes = few_shot_prefixes(
+        [(q.question, q.choices[q.correct]) for q in map(arc_choice_item, exemplars)], settings
+    )
+    tasks_dir = tmp_path / "tasks"
+    tasks_dir.mkdir()
+    for n, prefix in enumerate(prefixes):
+        task = json.loads(task_yaml("arc_easy", data)) | {
+            "task": f"probe_{n}",
+            "tag": [],
+            "doc_to_text": "{% raw %}" + prefix + "{% endraw %}Question: {{question}}\nAnswer:",
+        }
+        (tasks_dir / f"probe_{n}.yaml").write_text(json.dumps(task))
+    names = [f"probe_{n}" for n in range(len(prefixes))]
+    ref_dir = run_lm_eval_hf(f"pretrained={converted_model}", names, tasks_dir, tmp_path / "hf")
+    hf_rows = {name: read_jsonl(next(ref_dir.rglob(f"samples_{name}_*.jsonl"))) for name in names}
+    for n, (doc, row) in enumerate(zip(items, ours, strict=True)):
+        by_prompt = [next(r for r in hf_rows[name] if r["doc_id"] == n) for name in names]
+        assert row["greedy_right"] == sum(int(r["acc"]) for r in by_prompt), n
+        scores = [[choice[0][0] for choice in r["resps"]] for r in by_prompt]
+        hf = multiple_choice_knowledge(scores, arc_choice_item(doc).correct, settings, item=n)
+        assert (row["category"], row["sampled_right"]) == (hf.category(settings.alpha), sum(hf.sampled_right)), n
