@@ -52,8 +52,9 @@ def machine() -> dict:
         platform.processor(),
     )
     gpus = _run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"]).splitlines()
-    commit = _run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"]).strip()
-    return {"gpus": gpus, "cpu": cpu, "cores": os.cpu_count(), "commit": commit or os.environ.get("BENCH_COMMIT")}
+    # A copy of the checkout on the GPU machine may carry another commit's .git: the caller's word wins.
+    commit = os.environ.get("BENCH_COMMIT") or _run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"]).strip()
+    return {"gpus": gpus, "cpu": cpu, "cores": os.cpu_count(), "commit": commit}
 
 
 def record(entry: dict) -> None:
