@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..tasks import get_task
 from ..utils import PipelineInputError
 
 CATEGORIES = ("HighlyKnown", "MaybeKnown", "WeaklyKnown", "Unknown")
@@ -200,11 +201,9 @@ def probe_multiple_choice(
 
 def arc_choice_item(doc: dict[str, Any]) -> ChoiceItem:
     """An ARC document as lm-eval's ``arc_easy`` task asks it (``Question: ...\nAnswer:``, each choice after a
-    space)."""
-    labels = list(doc["choices"]["label"])
-    return ChoiceItem(
-        f"Question: {doc['question']}\nAnswer:", tuple(doc["choices"]["text"]), labels.index(doc["answerKey"])
-    )
+    space), its choices and correct one as the task registry reads them."""
+    arc = get_task("arc_easy")
+    return ChoiceItem(f"Question: {doc['question']}\nAnswer:", tuple(arc.choices(doc)), arc.correct(doc).index(True))
 
 
 def probe_rows(
