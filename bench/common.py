@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))  # the package as this checkout has it, also where it is not installed
+# The package as this checkout has it (also where it is not installed), and the tests' data helpers.
+sys.path[:0] = [str(REPO / "src"), str(REPO)]
 WORK = Path(os.environ.get("BENCH_WORK", "/tmp/bench"))  # kept on a warm GPU machine between calls
 OUT = Path(os.environ.get("OUT", "/tmp/bench-out"))
 BENCH_DATA = REPO / ".bench/data"  # the shared layout, made here by bench/gpu_prepare.sh
@@ -137,17 +138,12 @@ def prepare_tasks(tasks: list[str], workdir: Path, data_dir: Path = BENCH_DATA) 
     """Each task's data file prepared from ``data_dir`` (the shared layout) into ``workdir`` as the pipeline's
     prepare_data rule does, and a local task YAML for it; return the folder of YAMLs (lm-eval's include path)."""
     from ll_hallucination_pipeline.inference.evaluate import task_yaml
-    from ll_hallucination_pipeline.tasks.data import local_source, prepare_dataset
-    from ll_hallucination_pipeline.tasks.registry import get_task, task_data_file
+    from tests.helpers import prepare_task_data
 
     tasks_dir = workdir / "tasks"
     tasks_dir.mkdir(parents=True, exist_ok=True)
-    for task in tasks:
-        data = get_task(task).data
-        prepare_dataset(
-            data, workdir / task_data_file(task), workdir / f"data/{data}.json", source=local_source(data, data_dir)
-        )
-        (tasks_dir / f"{task}.yaml").write_text(task_yaml(task, workdir / task_data_file(task)))
+    for task, data_file in prepare_task_data(tasks, data_dir, workdir / "data").items():
+        (tasks_dir / f"{task}.yaml").write_text(task_yaml(task, data_file))
     return tasks_dir
 
 
