@@ -37,9 +37,9 @@ PY
 uv run snakemake models/smollm2-135m-instruct --cores all >/dev/null
 mkdir -p .bench/tok .bench/data/arc_easy .bench/data/truthfulqa .bench/data/alpaca .bench-alpaca/alpaca .bench-gguf-a .bench-gguf-b
 cp models/smollm2-135m-instruct/tokenizer*.json models/smollm2-135m-instruct/chat_template.jinja .bench/tok/ 2>/dev/null || true
-cp ../shared/data/arc_easy/test.jsonl .bench/data/arc_easy/
+cp ../shared/data/arc_easy/test.jsonl ../shared/data/arc_easy/train.jsonl ../shared/data/arc_easy/validation.jsonl .bench/data/arc_easy/
 cp ../shared/data/truthfulqa/mc_validation.jsonl ../shared/data/truthfulqa/generation_validation.jsonl .bench/data/truthfulqa/
-mkdir -p .bench/data/nq_open && cp ../shared/data/nq_open/validation.jsonl .bench/data/nq_open/
+mkdir -p .bench/data/nq_open && cp ../shared/data/nq_open/*.jsonl .bench/data/nq_open/
 head -n 10000 ../shared/data/alpaca/train.jsonl >.bench/data/alpaca/train.jsonl
 cp .bench/data/alpaca/train.jsonl .bench-alpaca/alpaca/train.jsonl
 gguf=$(uv run python -c "from ll_hallucination_pipeline.models.gguf_conversion import embedded_gguf_path; print(embedded_gguf_path())")

@@ -158,6 +158,25 @@ def run_lm_eval_hf(model_args: str, tasks: list[str], tasks_dir: Path, out_dir: 
     return out_dir
 
 
+def probe_prompt_tasks(data_file: Path, exemplars: list[dict], settings, tasks_dir: Path) -> list[str]:
+    """The knowledge probe's K prompts as lm-eval tasks over the ARC-schema ``data_file``: one task per prompt
+    whose ``doc_to_text`` opens with that prompt's exemplars; their names."""
+    from ll_hallucination_pipeline.inference.evaluate import task_yaml
+    from ll_hallucination_pipeline.inference.knowledge import arc_choice_item, few_shot_prefixes
+
+    shots = [(q.question, q.choices[q.correct]) for q in map(arc_choice_item, exemplars)]
+    prefixes = few_shot_prefixes(shots, settings)
+    tasks_dir.mkdir(parents=True, exist_ok=True)
+    for n, prefix in enumerate(prefixes):
+        task = json.loads(task_yaml("arc_easy", data_file)) | {
+            "task": f"probe_{n}",
+            "tag": [],
+            "doc_to_text": "{% raw %}" + prefix + "{% endraw %}Question: {{question}}\nAnswer:",
+        }
+        (tasks_dir / f"probe_{n}.yaml").write_text(json.dumps(task))
+    return [f"probe_{n}" for n in range(len(prefixes))]
+
+
 def per_sequence_attention(q, k, v, cu_q, cu_k, max_q, max_k, *, scale=None, **causal):
     """``torch.nn.attention.varlen.varlen_attn`` on the CPU: each sequence of the ``[tokens, heads, dim]`` inputs
     attends causally to itself, in their dtype."""

@@ -4,25 +4,23 @@ its answers against lm-eval's own hf backend asked the same prompts."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from ll_hallucination_pipeline.inference.evaluate import build_lm, task_yaml
+from ll_hallucination_pipeline.inference.evaluate import build_lm
 from ll_hallucination_pipeline.inference.knowledge import (
     CATEGORIES,
     ProbeSettings,
     arc_choice_item,
-    few_shot_prefixes,
     multiple_choice_knowledge,
     probe_rows,
 )
 from ll_hallucination_pipeline.models.quantization import QuantizationSettings
 from ll_hallucination_pipeline.tasks.data import read_jsonl
-from tests.helpers import run_lm_eval_hf, run_snakemake, write_config
+from tests.helpers import probe_prompt_tasks, run_lm_eval_hf, run_snakemake, write_config
 
 pytestmark = pytest.mark.slow
 SETS = ["arc_easy_train", "arc_easy"]
@@ -80,20 +78,8 @@ def test_categories_equal_an_independent_computation_from_lm_eval_hf(converted_m
         build_lm(converted_model, FP32, cache_dir=tmp_path / "cache", token_budget=512), items, exemplars, settings
     )
 
-    prefixes = few_shot_prefixes(
-        [(q.question, q.choices[q.correct]) for q in map(arc_choice_item, exemplars)], settings
-    )
-    tasks_dir = tmp_path / "tasks"
-    tasks_dir.mkdir()
-    for n, prefix in enumerate(prefixes):
-        task = json.loads(task_yaml("arc_easy", data)) | {
-            "task": f"probe_{n}",
-            "tag": [],
-            "doc_to_text": "{% raw %}" + prefix + "{% endraw %}Question: {{question}}\nAnswer:",
-        }
-        (tasks_dir / f"probe_{n}.yaml").write_text(json.dumps(task))
-    names = [f"probe_{n}" for n in range(len(prefixes))]
-    ref_dir = run_lm_eval_hf(f"pretrained={converted_model}", names, tasks_dir, tmp_path / "hf")
+    names = probe_prompt_tasks(data, exemplars, settings, tmp_path / "tasks")
+    ref_dir = run_lm_eval_hf(f"pretrained={converted_model}", names, tmp_path / "tasks", tmp_path / "hf")
     hf_rows = {name: read_jsonl(next(ref_dir.rglob(f"samples_{name}_*.jsonl"))) for name in names}
     for n, (doc, row) in enumerate(zip(items, ours, strict=True)):
         by_prompt = [next(r for r in hf_rows[name] if r["doc_id"] == n) for name in names]
