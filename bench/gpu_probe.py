@@ -28,7 +28,11 @@ PROBE_DIR = WORK / "probe"
 def ours(model_dir: str, probe_set: str = "arc_easy_train") -> None:
     """The probe of ``probe_set`` at the config's defaults, from a fresh workdir, through Snakemake."""
     PROBE_DIR.mkdir(parents=True, exist_ok=True)
-    config = {"data": {"source": "local", "local_dir": str(DATA)}, "knowledge": {"sets": [probe_set]}}
+    config = {
+        "data": {"source": "local", "local_dir": str(DATA)},
+        "knowledge": {"sets": [probe_set]},
+        "qlora": {"recipes": []},
+    }
     (PROBE_DIR / "config.yaml").write_text(json.dumps(config))
     target = f"evals/knowledge/{probe_set}/counts.csv"
     wall = snakemake(PROBE_DIR, target, "--cores", "all", "--resources", "gpu=1", env={"MODEL_PATH": model_dir})
