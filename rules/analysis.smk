@@ -2,6 +2,7 @@ rule compare_prepost:
     input:
         baseline=get_baseline_runs,
         post=get_postqlora_runs,
+        categories=[f"evals/knowledge/{t}/items.csv" for t in CATEGORIZED_TASKS],
     output:
         deltas=report(
             "evals/compare/deltas.csv",
@@ -21,6 +22,7 @@ rule compare_prepost:
         "../envs/pipeline.yaml"
     params:
         stats=config["stats"],
+        categorized_tasks=CATEGORIZED_TASKS,
     script:
         "../workflow/scripts/compare_prepost.py"
 
@@ -194,6 +196,11 @@ rule write_front_page:
             "evals/postqlora/bootstrap_ci.csv",
         ],
         precision=["evals/compare/precision.csv"] if EXTRA_PRECISIONS else [],
+        knowledge=(
+            ["evals/knowledge/learning_curves.csv", "evals/knowledge/gekhman_fit.csv"]
+            if MIX_ADAPTERS
+            else []
+        ),
     output:
         FRONT_PAGE,
     log:

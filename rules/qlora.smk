@@ -4,6 +4,7 @@ rule train_qlora:
         model_hash=MODEL_WEIGHTS_RECORD,
         data=get_recipe_data,
         recipe=get_recipe_file,
+        heldout=get_heldout_data,
     output:
         adapter=directory("adapters/{recipe}_seed{train_seed}"),
     log:
@@ -18,6 +19,7 @@ rule train_qlora:
     params:
         quantization=QUANTIZATION,
         work_dir=lambda wildcards: f"adapters/.work/{wildcards.recipe}_seed{wildcards.train_seed}",
+        curve_points=config["knowledge"]["curve_points"],
     script:
         "../workflow/scripts/train.py"
 

@@ -2,7 +2,8 @@
 from dataclasses import asdict
 
 from ll_hallucination_pipeline.models import external_adapter
-from ll_hallucination_pipeline.training import load_recipe, sft_data_file
+from ll_hallucination_pipeline.inference import PROBE_SETS
+from ll_hallucination_pipeline.training import knowledge_mix, load_recipe, sft_data_file
 
 # Recipes are validated here, before any job: a malformed one stops the run with its file and key.
 RECIPES = {
@@ -13,7 +14,7 @@ RECIPES = {
 }
 # Fine-tuning data each recipe reads: a registered data set, or a user's file or hub data set prepared into
 # data/user_<stem>.jsonl / data/hub_<id>.jsonl (its own DAG target, so a changed file re-trains its adapters).
-RECIPE_DATA = {name: sft_data_file(recipe.data) for name, recipe in RECIPES.items()}
+RECIPE_DATA = {name: sft_data_file(recipe) for name, recipe in RECIPES.items()}
 
 
 def sft_sources():
@@ -35,6 +36,49 @@ def sft_sources():
 
 
 SFT_SOURCES = stop_on_bad_input(sft_sources)
+# Recipes whose examples are chosen by the base model's knowledge of a question pool (SliCK categories).
+KNOWLEDGE_MIXES = {
+    name: knowledge_mix(
+        Path(config["qlora"]["recipes_dir"]) / f"qlora_{name}.toml",
+        recipe.data.knowledge,
+    )
+    for name, recipe in RECIPES.items()
+    if recipe.data.knowledge
+}
+
+
+def check_mix_sizes():
+    """Where the probe of a mix's pool has run already, a mix asking for more examples of a category than it
+    found stops the run here, before any job (else its select_knowledge_mix job stops with the same message).
+    """
+    import csv
+
+    from ll_hallucination_pipeline.training import heldout_items, select_mix
+
+    for name, mix in KNOWLEDGE_MIXES.items():
+        probed = Path(f"evals/knowledge/{mix.pool}/items.csv")
+        if probed.is_file():
+            with open(probed, newline="") as handle:
+                categories = [row["category"] for row in csv.DictReader(handle)]
+            held = heldout_items(categories, config["knowledge"]["heldout"])
+            select_mix(categories, held, mix, recipe=name)
+
+
+stop_on_bad_input(check_mix_sizes)
+# The sets the probe categorizes: those the config names, the mixes' pools and, where a mix trains, every
+# evaluation task that has a probe set (its deltas are then reported per category too).
+CATEGORIZED_TASKS = [
+    t for t in config["eval"]["tasks"] if KNOWLEDGE_MIXES and t in PROBE_SETS
+]
+PROBED_SETS = list(
+    dict.fromkeys(
+        [
+            *config["knowledge"]["sets"],
+            *(mix.pool for mix in KNOWLEDGE_MIXES.values()),
+            *CATEGORIZED_TASKS,
+        ]
+    )
+)
 TRAINED_ADAPTERS = {
     f"{name}_seed{seed}": name
     for name, recipe in RECIPES.items()
@@ -86,3 +130,26 @@ def get_recipe_files(wildcards):
         str(Path(config["qlora"]["recipes_dir"]) / f"qlora_{name}.toml")
         for name in RECIPES
     ]
+
+
+def get_mix_pool(wildcards):
+    """A knowledge mix's question pool (its prepared data file) and the probe's categories of it."""
+    pool = KNOWLEDGE_MIXES[wildcards.recipe].pool
+    return {
+        "pool": f"data/{PROBE_SETS[pool].data}.jsonl",
+        "categories": f"evals/knowledge/{pool}/items.csv",
+    }
+
+
+def get_heldout_data(wildcards):
+    """The held-out slice a knowledge mix's learning curve measures accuracy on (none for other recipes)."""
+    name = wildcards.recipe
+    return [f"data/knowledge/{name}/heldout.jsonl"] if name in KNOWLEDGE_MIXES else []
+
+
+# The adapters trained on knowledge mixes: their learning curves and per-category deltas are analyzed together.
+MIX_ADAPTERS = [a for a, name in TRAINED_ADAPTERS.items() if name in KNOWLEDGE_MIXES]
+
+
+def get_mix_adapters(wildcards):
+    return [adapter_dir(a) for a in MIX_ADAPTERS]

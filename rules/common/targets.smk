@@ -41,7 +41,7 @@ def get_all_targets(wildcards):
         "evals/baseline/bootstrap_ci.csv",
         *get_baseline_runs(wildcards),
         "docs/figures/reliability.png",
-        *[f"evals/knowledge/{s}/counts.csv" for s in config["knowledge"]["sets"]],
+        *[f"evals/knowledge/{s}/counts.csv" for s in PROBED_SETS],
     ]
     if ADAPTERS:
         targets += [
@@ -58,4 +58,6 @@ def get_all_targets(wildcards):
             targets += ["evals/judge/summary.csv", "evals/judge/paired_tests.csv"]
         if EXTRA_PRECISIONS:
             targets.append("evals/compare/precision.csv")
+        if MIX_ADAPTERS:
+            targets += ["evals/knowledge/table2.csv", "docs/figures/knowledge_mix.png"]
     return targets

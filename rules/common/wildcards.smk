@@ -11,4 +11,4 @@ wildcard_constraints:
     sft="|".join(SFT_SOURCES) or "^$",
     adapter="|".join(ADAPTERS) or "^$",
     precision="bf16|merged",
-    probe_set="|".join(config["knowledge"]["sets"]) or "^$",
+    probe_set="|".join(PROBED_SETS) or "^$",

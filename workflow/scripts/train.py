@@ -16,5 +16,7 @@ with logged(snakemake.log[0], config=snakemake.config, gpus=snakemake.resources.
         work_dir=sm.params.work_dir,
         quantization=QuantizationSettings(**sm.params.quantization),
         model_sha256=recorded_weights_sha256(sm.input.model, sm.input.model_hash),
+        heldout_file=sm.input.heldout[0] if sm.input.heldout else None,
+        curve_points=sm.params.curve_points,
     )
     print(manifest)

@@ -7,4 +7,12 @@ with logged(snakemake.log[0], config=snakemake.config):  # noqa: F821
 
     sm = snakemake  # noqa: F821
     inputs = sm.input
-    write_front_page(inputs.tests, inputs.intervals, inputs.precision, sm.output[0], sm.params.model, sm.params.stats)
+    write_front_page(
+        inputs.tests,
+        inputs.intervals,
+        inputs.precision,
+        sm.output[0],
+        sm.params.model,
+        sm.params.stats,
+        knowledge=inputs.knowledge,
+    )

@@ -18,6 +18,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "recipe_table",
         ],
         "front_page": ["front_page"],
+        "knowledge": ["category_tests", "curve_figure", "knowledge_lines", "mix_figure", "table2"],
         "plots": ["precision_figure", "reliability_figure", "save_figure", "tradeoff_scatter"],
         "summary": ["write_summaries"],
     },

@@ -96,8 +96,14 @@ def experiment_matrix(summaries: Sequence[pd.DataFrame], intervals: Sequence[pd.
     return matrix[ordered].reset_index(), seed
 
 
+def whole_task_rows(tests: pd.DataFrame) -> pd.DataFrame:
+    """The paired tests over all of a task's items (without the rows per knowledge category)."""
+    return tests[tests["category"].isna()] if "category" in tests else tests
+
+
 def delta_summary(tests: pd.DataFrame) -> pd.DataFrame:
     """One row per adapter and task: what the trade-off plot reads."""
+    tests = whole_task_rows(tests)
     columns = [
         "adapter",
         "level",

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
 from ..stats import CALIBRATION_SMALL_N, StatsSettings
 from ..tasks import CALIBRATION_METRIC_LABELS, get_task
+from .exports import whole_task_rows
 
 
 def _number(value: float) -> str:
@@ -69,7 +70,7 @@ def _more_confidently_wrong(rows: pd.DataFrame) -> list[str]:
 
 def _headline(tests: pd.DataFrame, s: StatsSettings) -> list[str]:
     lines = []
-    for level, rows in tests.groupby("level", sort=False):
+    for level, rows in whole_task_rows(tests).groupby("level", sort=False):
         title = "Per adapter" if level == "training seed" else "Per recipe, over its training seeds"
         lines += [title, "-" * len(title), ""]
         if level != "training seed":
@@ -92,7 +93,9 @@ def _seeds(intervals: pd.DataFrame) -> list[str]:
     title = "Eval seeds"
     repeated = intervals[intervals["identical_to_seed"].astype(str) != ""]
     seeds = sorted(intervals["seed"].unique())
-    if repeated.empty:
+    if len(seeds) == 1:
+        text = f"One eval seed ({seeds[0]}): the intervals rest on item resampling alone."
+    elif repeated.empty:
         text = f"Eval seeds {', '.join(map(str, seeds))} gave different per-item values: they are replicates."
     elif len(repeated) == len(intervals) - len(intervals.drop_duplicates(["adapter", "task", "metric"])):
         text = (
@@ -132,9 +135,10 @@ def front_page(
     intervals: Iterable[pd.DataFrame],
     s: StatsSettings,
     precision: pd.DataFrame | None = None,
+    sections: Sequence[str] = (),
 ) -> str:
     """The headline: each adapter's deltas with intervals, adjusted p and detectable effect; the study on other
-    base precisions where evaluated; identical seeds."""
+    base precisions where evaluated; further ``sections`` (lines, e.g. the knowledge mixes'); identical seeds."""
     title = f"How QLoRA changed {model}: truthfulness and knowledge"
     lines = [title, "=" * len(title), ""]
     lines += [
@@ -156,5 +160,6 @@ def front_page(
             ]
     if precision is not None and not precision.empty:
         lines += _precisions(precision, s)
+    lines += sections
     lines += _seeds(pd.concat(list(intervals), ignore_index=True).fillna({"adapter": ""}))
     return "\n".join(lines)

@@ -17,6 +17,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "precision_table",
         ],
         "calibration": ["CALIBRATION_SMALL_N"],
+        "knowledge_fit": ["fit_points", "gekhman_fit"],
         "methods": ["StatsSettings", "mean_interval"],
     },
 )

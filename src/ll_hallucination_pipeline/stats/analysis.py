@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..inference import CATEGORIES as CATEGORY_ORDER
 from ..tasks import EvalRun, get_task
+from ..utils import PipelineInputError
 from .calibration import (
     BINNED_METRICS,
     CALIBRATION_METRICS,
@@ -80,6 +82,25 @@ def _paired_items(base: EvalRun, post: EvalRun, metric: str) -> tuple[np.ndarray
     return join_items(base.per_item(metric), post.per_item(metric), label=label)
 
 
+def category_pairs(
+    base_run: EvalRun, base: np.ndarray, post: np.ndarray, categories: Sequence[str]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The paired items (``base``, ``post`` as :func:`_paired_items` orders them, by ``doc_hash``) of each knowledge
+    category of at least two items; ``categories`` gives each item's by its index in the task's data file."""
+    by_hash = {row["doc_hash"]: row["doc_id"] for row in base_run.samples()}
+    if max(by_hash.values()) >= len(categories):
+        raise PipelineInputError(
+            f"{base_run.task}: the knowledge probe has {len(categories)} items but the evaluation has more; "
+            "probe the task's data file again"
+        )
+    labels = np.array([categories[by_hash[key]] for key in sorted(by_hash)])
+    return {
+        category: (base[labels == category], post[labels == category])
+        for category in dict.fromkeys(CATEGORY_ORDER)
+        if (labels == category).sum() >= 2
+    }
+
+
 def _reported_interval(
     base: np.ndarray, post: np.ndarray, right_wrong: bool, s: StatsSettings, level: float, boot: BootstrapTest | None
 ) -> Interval:
@@ -129,8 +150,14 @@ def describe_delta(base: np.ndarray, post: np.ndarray, *, right_wrong: bool, s: 
     }
 
 
-def deltas_table(runs: RunSet, settings: StatsSettings) -> pd.DataFrame:
-    """Per (task, metric, adapter, eval seed): baseline, post and every figure of the delta (:func:`describe_delta`)."""
+def deltas_table(
+    runs: RunSet, settings: StatsSettings, categories: Mapping[str, Sequence[str]] | None = None
+) -> pd.DataFrame:
+    """Per (task, metric, adapter, eval seed): baseline, post and every figure of the delta (:func:`describe_delta`).
+
+    ``categories``: task -> the base model's knowledge category of each item (by index in its data file); those
+    tasks' tested metric also gets a row per category (:func:`category_pairs`)."""
+    categories = categories or {}
     rows = []
     for (adapter, task, seed), post in sorted(runs.post.items()):
         base = runs.baseline[(task, seed)]
@@ -146,6 +173,10 @@ def deltas_table(runs: RunSet, settings: StatsSettings) -> pd.DataFrame:
                 "eval_seed": seed,
             }
             rows.append(ids | describe_delta(b, p, right_wrong=spec.is_right_wrong(metric), s=settings))
+            if task in categories and metric == spec.test_metric:
+                for category, (cb, cp) in category_pairs(base, b, p, categories[task]).items():
+                    described = describe_delta(cb, cp, right_wrong=spec.is_right_wrong(metric), s=settings)
+                    rows.append(ids | {"category": category} | described)
         if spec.correct is not None and seed == runs.seeds()[0]:
             ids = {k: rows[-1][k] for k in ("task", "adapter", "recipe", "training_seed", "eval_seed")}
             for metric in CALIBRATION_METRICS:
@@ -227,6 +258,9 @@ def eval_seeds_identical(runs: RunSet, task: str, adapter: str | None = None) ->
     return all(v == values[0] for v in values[1:])
 
 
+TEST_IDS = ("task", "metric", "adapter", "recipe", "training_seed", "eval_seed", "eval_seeds_identical")
+
+
 @dataclass
 class _TestRow:
     """A row of the paired-tests table and how to recompute its interval at another level (for Bonferroni)."""
@@ -284,14 +318,18 @@ def _recipe_test(task: str, pairs: list[tuple[np.ndarray, np.ndarray]], s: Stats
     return _TestRow(row, lambda level: interval_at(level).interval)
 
 
-def paired_tests_table(runs: RunSet, settings: StatsSettings) -> pd.DataFrame:
+def paired_tests_table(
+    runs: RunSet, settings: StatsSettings, categories: Mapping[str, Sequence[str]] | None = None
+) -> pd.DataFrame:
     """Per adapter, task and tested metric (the task's first metric, then any derived one such as abstention) on
     the first eval seed: McNemar for a right/wrong metric, else the paired bootstrap, with every figure of the delta.
 
     Recipes with several training seeds also get a row that uses both sources of variance. Within each task, metric
     and level (one family), Holm adjusts the p-values and a Bonferroni interval holds the confidence level for the
-    family's deltas together.
+    family's deltas together. ``categories`` (see :func:`deltas_table`) adds the tested metric's test per
+    knowledge category, each category a family of its own.
     """
+    categories = categories or {}
     seed = runs.seeds()[0]
     tests: list[_TestRow] = []
     by_recipe: dict[tuple[str, str, str], list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
@@ -317,6 +355,11 @@ def paired_tests_table(runs: RunSet, settings: StatsSettings) -> pd.DataFrame:
                 tests.append(test)
                 if recipe:
                     by_recipe[(task, metric, recipe)].append((base, post))
+                if task in categories and metric == spec.test_metric:
+                    for category, pair in category_pairs(base_run, base, post, categories[task]).items():
+                        test = _seed_test(*pair, spec.is_right_wrong(metric), settings)
+                        test.row = {k: tests[-1].row[k] for k in TEST_IDS} | {"category": category} | test.row
+                        tests.append(test)
         if spec.correct is not None:
             for adapter in runs.adapters():
                 tests += _calibration_test_rows(base_run, runs.post[(adapter, task, seed)], settings)
@@ -423,10 +466,10 @@ def _difference_of_deltas(
 
 
 def _adjust_families(tests: list[_TestRow], s: StatsSettings) -> None:
-    """Holm p-values and Bonferroni intervals within each (task, metric, level) family of rows."""
-    families: dict[tuple[str, str, str], list[_TestRow]] = defaultdict(list)
+    """Holm p-values and Bonferroni intervals within each (task, metric, level, knowledge category) family."""
+    families: dict[tuple[str, str, str, str | None], list[_TestRow]] = defaultdict(list)
     for test in tests:
-        families[(test.row["task"], test.row["metric"], test.row["level"])].append(test)
+        families[(test.row["task"], test.row["metric"], test.row["level"], test.row.get("category"))].append(test)
     for family in families.values():
         level = bonferroni_level(s.confidence_level, len(family))
         for test, p_holm in zip(family, holm([t.row["p_raw"] for t in family]), strict=True):

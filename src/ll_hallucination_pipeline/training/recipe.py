@@ -45,6 +45,15 @@ class DataSection:
     messages_field: str = field(default="messages", metadata={"help": "the field holding a record's chat turns"})
     num_examples: int = field(default=10_000, metadata={"help": "the first N examples of the dataset", "min": 1})
     prompt_template: str = field(default="alpaca", metadata={"help": f"one of {', '.join(PROMPT_TEMPLATES)}"})
+    knowledge: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={
+            "help": "examples of a question pool chosen by the base model's knowledge category, e.g. "
+            '{pool = "arc_easy_train", unknown_fraction = 0.5, size = 1000} or '
+            '{pool = "arc_easy_train", categories = ["HighlyKnown"], size = 1000}',
+            "expected": "a table",
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -128,6 +137,7 @@ def _type_ok(value: Any, annotation: str) -> bool:
         "str | list[str]": lambda v: isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v)),
         "bool | str": lambda v: isinstance(v, bool) or v == "auto",
         "dict[str, str]": lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()),
+        "dict[str, Any]": lambda v: isinstance(v, dict),
     }
     return checks[annotation](value)
 
@@ -171,7 +181,70 @@ def load_recipe(path: str | Path) -> Recipe:
     recipe = Recipe(name=path.stem.removeprefix("qlora_"), **sections)
     _check_choices(path, recipe)
     _check_data(path, recipe.data, raw.get("data", {}))
+    if recipe.data.knowledge:
+        mix = knowledge_mix(path, recipe.data.knowledge)
+        if "num_examples" in raw.get("data", {}) and recipe.data.num_examples != mix.size:
+            raise PipelineInputError(
+                f"{path}: [data] num_examples={recipe.data.num_examples} but knowledge.size={mix.size}; a knowledge "
+                "mix trains on exactly its size: drop num_examples"
+            )
+        recipe = dataclasses.replace(recipe, data=dataclasses.replace(recipe.data, num_examples=mix.size))
     return recipe
+
+
+@dataclass(frozen=True)
+class KnowledgeMix:
+    """A recipe's ``[data] knowledge``: ``size`` examples of the question pool ``pool`` chosen by the base model's
+    knowledge category (SliCK, :mod:`..inference.knowledge`): a share ``unknown_fraction`` of Unknown examples and
+    the rest known (HighlyKnown, MaybeKnown or WeaklyKnown), or all from ``categories``; drawn with ``seed``."""
+
+    pool: str
+    size: int
+    unknown_fraction: float | None = None
+    categories: tuple[str, ...] = ()
+    seed: int = 0
+
+    def wanted(self) -> dict[tuple[str, ...], int]:
+        """How many examples each group of categories gives."""
+        from ..inference import CATEGORIES
+
+        if self.unknown_fraction is None:
+            return {self.categories: self.size}
+        unknown = round(self.unknown_fraction * self.size)
+        return {("Unknown",): unknown, CATEGORIES[:-1]: self.size - unknown}
+
+
+KNOWLEDGE_KEYS = ("pool", "size", "unknown_fraction", "categories", "seed")
+
+
+def knowledge_mix(path: str | Path, raw: dict[str, Any]) -> KnowledgeMix:
+    """The checked ``[data] knowledge`` table of the recipe at ``path``."""
+    from ..inference import CATEGORIES, PROBE_SETS
+
+    where = f"{path}: [data] knowledge"
+    pools = [name for name in PROBE_SETS if name.endswith("_train")]
+    unknown = sorted(set(raw) - set(KNOWLEDGE_KEYS))
+    if unknown:
+        raise PipelineInputError(f"{where}.{unknown[0]} is not a known key; use {', '.join(KNOWLEDGE_KEYS)}")
+    if raw.get("pool") not in pools:
+        raise PipelineInputError(f"{where}.pool={raw.get('pool')!r}: name a question pool, one of {', '.join(pools)}")
+    size = raw.get("size")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise PipelineInputError(f"{where}.size={size!r}: the number of examples to train on, an integer >= 1")
+    seed = raw.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise PipelineInputError(f"{where}.seed={seed!r}: the draw's seed, an integer >= 0")
+    if ("unknown_fraction" in raw) == ("categories" in raw):
+        raise PipelineInputError(f"{where}: give exactly one of unknown_fraction = 0.5 or categories = [...]")
+    if "unknown_fraction" in raw:
+        fraction = raw["unknown_fraction"]
+        if not isinstance(fraction, int | float) or isinstance(fraction, bool) or not 0 <= fraction <= 1:
+            raise PipelineInputError(f"{where}.unknown_fraction={fraction!r}: the share of Unknown examples, in [0, 1]")
+        return KnowledgeMix(raw["pool"], size, unknown_fraction=float(fraction), seed=seed)
+    categories = raw["categories"]
+    if not isinstance(categories, list) or not categories or not set(categories) <= set(CATEGORIES):
+        raise PipelineInputError(f"{where}.categories={categories!r}: a list of {', '.join(CATEGORIES)}")
+    return KnowledgeMix(raw["pool"], size, categories=tuple(sorted(set(categories), key=CATEGORIES.index)), seed=seed)
 
 
 def _check_choices(path: Path, recipe: Recipe) -> None:
@@ -203,7 +276,7 @@ def _check_choices(path: Path, recipe: Recipe) -> None:
 def _check_data(path: Path, data: DataSection, raw: dict[str, Any]) -> None:
     """One source, a field map that names instruction and output, a template that fits the format, a file
     that exists (relative paths start at the workflow directory)."""
-    sources = [key for key in ("dataset", "file", "hub") if raw.get(key)]
+    sources = [key for key in ("dataset", "file", "hub", "knowledge") if raw.get(key)]
     if len(sources) > 1:
         raise PipelineInputError(f"{path}: [data] sets {' and '.join(sources)}; name one source of examples")
     unknown = sorted(set(data.fields) - set(INSTRUCTION_FIELDS))

@@ -21,8 +21,11 @@ FILE_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
 ROLES = ("system", "user", "assistant")
 
 
-def sft_data_file(data: DataSection) -> str:
+def sft_data_file(recipe: Recipe) -> str:
     """The prepared file (a DAG target) a recipe's examples are read from."""
+    data = recipe.data
+    if data.knowledge:
+        return f"data/knowledge/{recipe.name}/train.jsonl"
     if data.file:
         return f"data/user_{re.sub(r'[^A-Za-z0-9_-]', '_', Path(data.file).stem)}.jsonl"
     if data.hub:

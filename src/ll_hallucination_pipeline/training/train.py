@@ -23,6 +23,7 @@ from ..models import (
 from ..utils import (
     PipelineInputError,
     atomic_directory,
+    atomic_write_csv,
     atomic_write_json,
     atomic_write_text,
     best_device,
@@ -30,7 +31,7 @@ from ..utils import (
     sha256_file,
 )
 from .recipe import Recipe, load_recipe
-from .sft_data import sft_examples
+from .sft_data import read_records, sft_examples
 from .training_precision import cast_unquantized, store_upcast_tables_compactly
 
 log = logging.getLogger(__name__)
@@ -170,10 +171,14 @@ def train_adapter(
     work_dir: str | Path,
     quantization: QuantizationSettings,
     model_sha256: str | None = None,
+    heldout_file: str | Path | None = None,
+    curve_points: int = 0,
 ) -> dict[str, Any]:
     """Train one (recipe, seed) adapter into ``out_dir``; checkpoints in ``work_dir`` make re-runs resume.
 
-    ``model_sha256``: the base weights' hash where already known (see :mod:`.weights_hash`).
+    ``model_sha256``: the base weights' hash where already known (see :mod:`.weights_hash`). ``heldout_file``:
+    a knowledge mix's held-out slice; with it and ``curve_points`` > 0 the learning curve is written beside the
+    adapter (:mod:`.learning_curve`).
 
     ``out_dir`` appears only when complete: the PEFT adapter files, the recipe as used, the loss per
     step (CSV) and a manifest (sha256 of data, base model and recipe; package versions; throughput).
@@ -185,6 +190,7 @@ def train_adapter(
     from trl import SFTTrainer
 
     from .checkpointing import AutoCheckpointing
+    from .learning_curve import CURVE_NAME, LearningCurve, curve_table
     from .packed_attention import use_packed_varlen_attention
     from .step_clock import StepClock
 
@@ -220,13 +226,19 @@ def train_adapter(
         target_modules=recipe.lora.target_modules,
         task_type="CAUSAL_LM",
     )
+    curve = None
+    if heldout_file and curve_points > 0:
+        train_records = read_records(data_file)[: recipe.data.num_examples]
+        curve = LearningCurve(
+            tokenizer, train_records, read_records(heldout_file), curve_points, work_dir / "learning_curve.jsonl"
+        )
     trainer = SFTTrainer(
         model=model,
         args=sft_config(recipe, seed, work_dir, device, effective.compute_dtype),
         train_dataset=Dataset.from_list(examples),
         processing_class=tokenizer,
         peft_config=lora,
-        callbacks=[StepClock(ELAPSED), *([sizing] if sizing else [])],
+        callbacks=[StepClock(ELAPSED), *([sizing] if sizing else []), *([curve] if curve else [])],
     )
     checkpoint = last_usable_checkpoint(work_dir)
     resumed_from = int(checkpoint.rsplit("-", 1)[1]) if checkpoint else 0
@@ -255,6 +267,7 @@ def train_adapter(
         "real_tokens": tokens_seen,
         "tokens_per_second": (tokens_seen - tokens_before) / seconds if seconds > 0 else None,
         "seconds": seconds,
+        "learning_curve_seconds": curve.seconds if curve else None,
         "versions": package_versions(),
     }
     with atomic_directory(out_dir) as tmp:
@@ -263,5 +276,7 @@ def train_adapter(
         shutil.copyfile(recipe_file, tmp / RECIPE_NAME)
         atomic_write_text(tmp / TRAINING_LOG_NAME, _training_log(history))
         atomic_write_json(tmp / MANIFEST_NAME, manifest)
+        if curve:
+            atomic_write_csv(tmp / CURVE_NAME, curve_table(curve.log_file))
     shutil.rmtree(work_dir, ignore_errors=True)
     return manifest

@@ -18,12 +18,12 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "write_front_page",
             "write_judge_tables",
             "write_judgements",
-            "write_knowledge_probe",
             "write_manifest",
             "write_precision_table",
             "write_qualitative",
             "write_recipe_table",
         ],
+        "knowledge_steps": ["write_knowledge_analysis", "write_knowledge_mix", "write_knowledge_probe"],
         "snakemake_glue": ["logged"],
     },
 )

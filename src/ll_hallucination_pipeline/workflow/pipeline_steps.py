@@ -10,11 +10,13 @@ import pandas as pd
 
 from ..models import provenance_sha256
 from ..reports import (
+    category_tests,
     delta_summary,
     eval_card_template,
     experiment_matrix,
     front_page,
     generated_markdown,
+    knowledge_lines,
     manifest,
     markdown_table,
     precision_figure,
@@ -44,12 +46,21 @@ def run_dirs(files: Sequence[str]) -> list[str]:
 
 
 def write_comparison_tables(
-    baseline_files: Sequence[str], post_files: Sequence[str], deltas_csv: str, tests_csv: str, stats: dict
+    baseline_files: Sequence[str],
+    post_files: Sequence[str],
+    deltas_csv: str,
+    tests_csv: str,
+    stats: dict,
+    *,
+    categories: dict[str, str] | None = None,
 ) -> None:
+    """Per-seed deltas and paired tests; ``categories`` (task -> the probe's items.csv of its data) adds rows per
+    knowledge category."""
     settings = StatsSettings.from_config(stats)
     runs = RunSet.load(run_dirs(baseline_files), run_dirs(post_files))
-    atomic_write_csv(deltas_csv, deltas_table(runs, settings))
-    atomic_write_csv(tests_csv, paired_tests_table(runs, settings))
+    by_item = {task: list(pd.read_csv(f)["category"]) for task, f in (categories or {}).items()}
+    atomic_write_csv(deltas_csv, deltas_table(runs, settings, by_item))
+    atomic_write_csv(tests_csv, paired_tests_table(runs, settings, by_item))
 
 
 def write_calibration(
@@ -127,16 +138,29 @@ def plot(delta_summary_csv: str, png: str, pdf: str) -> None:
 
 
 def write_front_page(
-    tests_csv: str, intervals_csvs: Sequence[str], precision_csvs: Sequence[str], out: str, model: str, stats: dict
+    tests_csv: str,
+    intervals_csvs: Sequence[str],
+    precision_csvs: Sequence[str],
+    out: str,
+    model: str,
+    stats: dict,
+    *,
+    knowledge: Sequence[str] = (),
 ) -> None:
     """The front page from the paired tests, the eval seeds' intervals and, where other base precisions were
-    evaluated, their comparison (``precision_csvs``: none or one file)."""
+    evaluated, their comparison (``precision_csvs``: none or one file); where knowledge mixes were trained, their
+    section (``knowledge``: the learning curves and the linear model's CSVs)."""
     tests = pd.read_csv(tests_csv)
     intervals = [
         pd.read_csv(f, dtype={"identical_to_seed": str, "adapter": str}, keep_default_na=False) for f in intervals_csvs
     ]
     precision = pd.concat([pd.read_csv(f) for f in precision_csvs]) if precision_csvs else None
-    atomic_write_text(out, front_page(model, tests, intervals, StatsSettings.from_config(stats), precision))
+    settings = StatsSettings.from_config(stats)
+    extra = []
+    if knowledge:
+        mixes = pd.read_csv(knowledge[0])[["adapter", "unknown_fraction"]].drop_duplicates()
+        extra = knowledge_lines(category_tests(tests, mixes), pd.read_csv(knowledge[1]), settings)
+    atomic_write_text(out, front_page(model, tests, intervals, settings, precision, extra))
 
 
 def write_judgements(
@@ -158,37 +182,3 @@ def write_judge_tables(judgements_csv: str, summary_csv: str, tests_csv: str, st
     table = pd.read_csv(judgements_csv, dtype={"doc_hash": str, "model": str}, keep_default_na=False)
     atomic_write_csv(summary_csv, judge_summary(table))
     atomic_write_csv(tests_csv, judge_tests_table(table, StatsSettings.from_config(stats)))
-
-
-def write_knowledge_probe(
-    model_dir: str,
-    model_sha256: str,
-    data_files: tuple[str, str],
-    out: tuple[str, str],
-    *,
-    settings: dict,
-    quantization: dict,
-    cache_dir: str,
-    token_budget: int | str,
-) -> None:
-    """The base model's knowledge of each item of a set (``data_files``: its items, its exemplars): one row per item
-    into ``out[0]``, items and share per category into ``out[1]``."""
-    from ..inference import CATEGORIES, ProbeSettings, build_lm, probe_rows
-    from ..models import QuantizationSettings
-    from ..tasks import read_jsonl
-
-    probe = ProbeSettings(**settings)
-    lm = build_lm(
-        Path(model_dir),
-        QuantizationSettings(**quantization),
-        cache_dir=Path(cache_dir),
-        token_budget=token_budget,
-        model_sha256=model_sha256,
-    )
-    items = pd.DataFrame(probe_rows(lm, read_jsonl(data_files[0]), read_jsonl(data_files[1]), probe))
-    counts = items["category"].value_counts().reindex(CATEGORIES, fill_value=0)
-    atomic_write_csv(out[0], items)
-    atomic_write_csv(
-        out[1],
-        pd.DataFrame({"category": CATEGORIES, "items": counts.to_numpy(), "share": counts.to_numpy() / len(items)}),
-    )

@@ -69,7 +69,7 @@ def test_field_map_reads_dolly_records_into_alpaca_prompts(tmp_path, monkeypatch
     data = tmp_path / "dolly.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in DOLLY))
     recipe = load_recipe(recipe_file(tmp_path, f'file = "dolly.jsonl"\n{DOLLY_FIELDS}', num_examples=2))
-    assert sft_data_file(recipe.data) == "data/user_dolly.jsonl"
+    assert sft_data_file(recipe) == "data/user_dolly.jsonl"
     examples = sft_examples(recipe, data, tokenizer=None)
     assert examples[1]["completion"] == "5" and "### Input:\n2 and 3" in examples[1]["prompt"]
     assert "### Input" not in examples[0]["prompt"]
@@ -84,7 +84,7 @@ def test_example_recipes_load(tmp_path, monkeypatch):
     assert (chat.data.format, chat.data.prompt_template) == ("messages", "chat_template")
     assert load_recipe(REPO / "configs/qlora_own_fields.toml").data.fields["input"] == "context"
     hub = load_recipe(REPO / "configs/qlora_dolly_hub.toml")
-    assert sft_data_file(hub.data) == "data/hub_databricks_databricks-dolly-15k.jsonl"
+    assert sft_data_file(hub) == "data/hub_databricks_databricks-dolly-15k.jsonl"
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,119 @@
+"""Learning curves of a knowledge mix (Gekhman et al. 2024, Fig. 1): at a few points of training, the share of
+training examples the model fits and its accuracy on the pool's held-out slice, per knowledge category.
+
+"Fits" means greedy decoding reproduces the answer: under teacher forcing every answer token is the argmax, which
+one forward per example tells. Held-out accuracy is the same test on examples the mix never trains on.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from .recipe import format_prompt
+
+BATCH = 16  # examples per forward of a curve point
+CURVE_NAME = "fit_by_category.csv"
+
+
+def curve_steps(max_steps: int, points: int) -> list[int]:
+    """Steps after which a point is taken: ``points`` evenly spaced up to the last (0, before training, too)."""
+    return sorted({0, *(round(max_steps * i / points) for i in range(1, points + 1))})
+
+
+def answer_fitted(model: Any, tokenizer: Any, pairs: Sequence[tuple[str, str]]) -> list[bool]:
+    """For each (prompt, answer), whether every answer token is the model's argmax after the tokens before it."""
+    import torch
+
+    device = next(model.parameters()).device
+    fitted = []
+    for start in range(0, len(pairs), BATCH):
+        batch = [
+            (tokenizer(prompt)["input_ids"], tokenizer(answer, add_special_tokens=False)["input_ids"])
+            for prompt, answer in pairs[start : start + BATCH]
+        ]
+        width = max(len(p) + len(a) for p, a in batch)
+        ids = torch.full((len(batch), width), tokenizer.pad_token_id or 0, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for row, (p, a) in enumerate(batch):
+            ids[row, : len(p) + len(a)] = torch.tensor(p + a)
+            mask[row, : len(p) + len(a)] = 1
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False).logits
+        best = logits.argmax(-1).cpu()
+        for row, (p, a) in enumerate(batch):
+            fitted.append(bool((best[row, len(p) - 1 : len(p) + len(a) - 1] == torch.tensor(a)).all()))
+    return fitted
+
+
+class LearningCurve(TrainerCallback):
+    """Takes the curve's points during training, appending each to ``log_file`` (a resumed run keeps the points
+    taken before it stopped). ``train`` and ``heldout``: instruction records with their ``category``."""
+
+    def __init__(
+        self,
+        tokenizer: Any,
+        train: Sequence[dict[str, Any]],
+        heldout: Sequence[dict[str, Any]],
+        points: int,
+        log_file: Path,
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.sets = {"train": train, "heldout": heldout}
+        self.points = points
+        self.log_file = log_file
+        self.steps: list[int] = []
+        self.seconds = 0.0
+
+    def _taken(self) -> set[int]:
+        if not self.log_file.exists():
+            return set()
+        return {json.loads(line)["step"] for line in self.log_file.read_text().splitlines()}
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):  # noqa: ANN001, ANN201
+        self.steps = curve_steps(state.max_steps, self.points)
+        if state.global_step == 0 and 0 not in self._taken():
+            self._take(model, 0)
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):  # noqa: ANN001, ANN201
+        if state.global_step in self.steps and state.global_step not in self._taken():
+            self._take(model, state.global_step)
+
+    def _take(self, model: Any, step: int) -> None:
+        import bitsandbytes as bnb
+        import torch
+
+        start = time.perf_counter()
+        was_training = model.training
+        model.eval()
+        # bitsandbytes repacks a 4-bit layer's weights for the CPU in an eval-mode no-grad forward, after which
+        # training gets no gradients: those layers stay in training mode (it changes nothing else they compute).
+        for module in model.modules():
+            if isinstance(module, bnb.nn.Linear4bit):
+                module.train()
+        rows = []
+        with torch.no_grad():
+            for split, records in self.sets.items():
+                pairs = [(format_prompt(r["instruction"], ""), r["output"]) for r in records]
+                for record, fitted in zip(records, answer_fitted(model, self.tokenizer, pairs), strict=True):
+                    rows.append({"step": step, "split": split, "category": record["category"], "fitted": fitted})
+        model.train(was_training)
+        self.seconds += time.perf_counter() - start
+        with open(self.log_file, "a", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(row) + "\n" for row in rows)
+
+
+def curve_table(log_file: Path) -> Any:
+    """Per (step, split, category): examples, how many fitted and the share, from the curve's log."""
+    import pandas as pd
+
+    rows = pd.read_json(log_file, lines=True)
+    table = rows.groupby(["step", "split", "category"], sort=True)["fitted"].agg(examples="size", fitted="sum")
+    table = table.reset_index()
+    table["share"] = table["fitted"] / table["examples"]
+    return table

@@ -1,0 +1,112 @@
+"""Fine-tuning mixes chosen by the base model's knowledge, through the real DAG on the embedded model: the pool and
+the test set probed, two mixes (no Unknown examples, only Unknown ones) built and trained, their learning curves,
+the deltas per category of the test items, the linear model, Table 2, the figures and the front page's section;
+a mix asking for more than the probe found is refused before any job, with nothing lost."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.helpers import REPO, run_snakemake, write_config
+
+pytestmark = pytest.mark.slow
+POOL_ITEMS = 40
+MIX = {"pool": "arc_easy_train", "size": 6}
+RECIPE = (REPO / "configs/qlora_arc_unknown_000.toml").read_text()
+
+
+def _recipe(recipes: Path, name: str, knowledge: dict) -> None:
+    table = ", ".join(f"{k} = {json.dumps(v)}" for k, v in knowledge.items())
+    text = RECIPE.replace(RECIPE.split("\n[data]\n")[1].split("\n")[0], f"knowledge = {{ {table} }}")
+    (recipes / f"qlora_{name}.toml").write_text(text.replace("epochs = 4", "epochs = 2"))
+
+
+def _config(workdir: Path, data: Path, recipes: list[str]) -> None:
+    write_config(
+        workdir,
+        data={"source": "local", "local_dir": str(data)},
+        eval={"tasks": ["arc_easy"], "seeds": [0]},
+        qlora={"recipes": recipes, "recipes_dir": str(workdir / "configs")},
+        knowledge={"probe": {"prompts": 5, "shots": 2, "samples": 4}, "heldout": 1, "curve_points": 2},
+        stats={"bootstrap_iterations": 200},
+    )
+
+
+@pytest.fixture(scope="module")
+def mix_study(converted_model: Path, tiny_data: Path, shared_data: Path, tmp_path_factory) -> Path:
+    data = tmp_path_factory.mktemp("mix_data")
+    shutil.copytree(tiny_data, data, dirs_exist_ok=True)
+    with open(shared_data / "arc_easy/train.jsonl", encoding="utf-8") as pool:
+        (data / "arc_easy/train.jsonl").write_text("".join(next(pool) for _ in range(POOL_ITEMS)), encoding="utf-8")
+    workdir = tmp_path_factory.mktemp("mixes")
+    (workdir / "configs").mkdir()
+    _recipe(workdir / "configs", "known", MIX | {"unknown_fraction": 0})
+    _recipe(workdir / "configs", "unknown", MIX | {"unknown_fraction": 1})
+    _config(workdir, data, ["known", "unknown"])
+    done = run_snakemake(
+        workdir, "all", "--cores", "all", "--resources", "gpu=1", env={"MODEL_PATH": str(converted_model)}
+    )
+    assert done.returncode == 0, done.stdout[-5000:]
+    return workdir
+
+
+def test_each_mix_trains_on_its_share_of_unknown_examples_and_never_on_heldout_ones(mix_study):
+    pool = pd.read_csv(mix_study / "evals/knowledge/arc_easy_train/items.csv")
+    heldout = {json.loads(line)["item"] for line in (mix_study / "data/knowledge/known/heldout.jsonl").open()}
+    for name, unknown in (("known", 0), ("unknown", 6)):
+        examples = [json.loads(line) for line in (mix_study / f"data/knowledge/{name}/train.jsonl").open()]
+        assert len(examples) == 6 and sum(e["category"] == "Unknown" for e in examples) == unknown
+        assert all(pool["category"][e["item"]] == e["category"] for e in examples) and not heldout & {
+            e["item"] for e in examples
+        }
+
+
+def test_each_adapter_has_its_learning_curve(mix_study):
+    for name in ("known", "unknown"):
+        curve = pd.read_csv(mix_study / f"adapters/{name}_seed0/fit_by_category.csv")
+        manifest = json.loads((mix_study / f"adapters/{name}_seed0/manifest.json").read_text())
+        assert sorted(curve["step"].unique()) == [0, 2, 4] and manifest["global_steps"] == 4
+        assert (curve[curve["split"] == "train"].groupby("step")["examples"].sum() == 6).all()
+        assert curve["share"].between(0, 1).all() and 0 < manifest["learning_curve_seconds"] < manifest["seconds"]
+
+
+def test_deltas_are_reported_per_category_of_the_test_items(mix_study):
+    test_items = pd.read_csv(mix_study / "evals/knowledge/arc_easy/items.csv")
+    tests = pd.read_csv(mix_study / "evals/compare/paired_tests.csv")
+    rows = tests[tests["category"].notna()]
+    sizes = test_items["category"].value_counts()
+    assert set(rows["category"]) == set(sizes[sizes >= 2].index) and len(rows) == 2 * len(set(rows["category"]))
+    assert (rows["n_items"] == rows["category"].map(sizes)).all() and rows["small_n"].all()
+    assert "category" in pd.read_csv(mix_study / "evals/compare/deltas.csv")
+    assert len(pd.read_csv(mix_study / "docs/delta_summary.csv")) == 2  # whole-task rows only
+
+
+def test_the_mixes_tables_figures_and_front_page(mix_study):
+    table = pd.read_csv(mix_study / "evals/knowledge/table2.csv")
+    assert list(table["adapter"]) == ["known_seed0", "unknown_seed0"] and list(table["unknown_fraction"]) == [0, 1]
+    assert {"test_all", "test_HighlyKnown", "test_Unknown", "heldout_at_peak", "heldout_at_end"} <= set(table)
+    fit = pd.read_csv(mix_study / "evals/knowledge/gekhman_fit.csv")
+    assert (
+        list(fit["term"]) == ["intercept", "known_fitted_share", "unknown_fitted_share"] and (fit["points"] == 6).all()
+    )
+    for figure in ("knowledge_mix", "learning_curves"):
+        assert (mix_study / f"docs/figures/{figure}.png").read_bytes()[:4] == b"\x89PNG"
+    front = (mix_study / "docs/report_front_page.rst").read_text()
+    assert "Which fine-tuning examples cause hallucination" in front and "known_seed0" in front
+
+
+def test_a_mix_larger_than_the_probe_found_is_refused_before_any_job(mix_study, converted_model):
+    _recipe(mix_study / "configs", "huge", MIX | {"size": 500, "unknown_fraction": 0.5})
+    _config(
+        mix_study, Path(json.loads((mix_study / "config.yaml").read_text())["data"]["local_dir"]), ["known", "huge"]
+    )
+    before = (mix_study / "adapters/known_seed0/adapter_model.safetensors").read_bytes()
+    done = run_snakemake(mix_study, "all", "--cores", "1", env={"MODEL_PATH": str(converted_model)})
+    assert done.returncode != 0 and "recipe huge: [data] knowledge asks for 250 Unknown examples" in done.stdout
+    assert "found" in done.stdout and "Traceback" not in done.stdout and "rule " not in done.stdout
+    assert (mix_study / "adapters/known_seed0/adapter_model.safetensors").read_bytes() == before
