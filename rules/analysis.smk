@@ -157,6 +157,8 @@ rule plot_tradeoff:
         "benchmarks/plot_tradeoff.tsv"
     conda:
         "../envs/pipeline.yaml"
+    params:
+        stats=config["stats"],
     script:
         "../workflow/scripts/plot_tradeoff.py"
 

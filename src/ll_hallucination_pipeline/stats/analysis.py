@@ -17,6 +17,7 @@ from ..tasks import EvalRun, get_task
 from ..utils import PipelineInputError
 from .calibration import (
     BINNED_METRICS,
+    BRIER_DEFINITIONS,
     CALIBRATION_METRICS,
     CALIBRATION_SMALL_N,
     CalibrationItems,
@@ -223,7 +224,8 @@ def calibration_tables(runs: RunSet) -> tuple[pd.DataFrame, pd.DataFrame]:
         items = _calibration_items(run.directory)
         figures = summary(items)
         ids = {"task": task, "model": model, "eval_seed": seed}
-        summaries.append(ids | figures | {"small_n": figures["n_items"] < CALIBRATION_SMALL_N})
+        brier = {"brier_definition": BRIER_DEFINITIONS[get_task(task).several_true]}
+        summaries.append(ids | figures | brier | {"small_n": figures["n_items"] < CALIBRATION_SMALL_N})
         bins += [ids | b for b in reliability_bins(items)]
     return pd.DataFrame(summaries), pd.DataFrame(bins)
 

@@ -2,11 +2,14 @@
 choice it prefers, and how often that choice is right.
 
 An item's choice probabilities are the softmax of its choices' log-likelihoods, as lm-eval's ``brier_score``
-makes them. Its confidence is the largest; it is right when that choice is a correct one.
+makes them. Its confidence is the largest; it is right when that choice is a correct one (``top_choice_true``).
 
-- Brier score: the squared distance of the probabilities from the correct choices, summed over choices and
-  averaged over items. For one correct choice this is lm-eval's ``brier_score``. Where several are correct
-  (TruthfulQA mc2), every correct choice counts 1: the sum of per-choice binary Brier scores.
+- Brier score, one correct choice (ARC, TruthfulQA mc1): lm-eval's ``brier_score``, the squared distance of the
+  probabilities from the one-hot correct choice, summed over choices, in [0, 2].
+- Brier score, several correct choices (TruthfulQA mc2): the squared error of the probability mass m the model
+  puts on the true answers, (1 − m)², in [0, 1]. m is the item's mc2 value, so this is the Brier score of the
+  binary forecast "the answer is a true one", a proper scoring rule. (Counting every true choice as a one-hot
+  target instead would add the number of true answers, a per-question constant, and is unbounded.)
 - ECE: top-label expected calibration error over 10 equal-mass bins of confidence (HELM's ``ece_10_bin``):
   the item-weighted mean |confidence − accuracy| of the bins.
 - Debiased ECE: the squared-error form with each bin's sampling noise taken off (Kumar, Liang and Ma 2019,
@@ -57,8 +60,21 @@ class CalibrationItems:
             chosen = int(np.argmax(probabilities))
             confidence.append(float(probabilities[chosen]))
             right.append(correct[chosen])
-            brier.append(float(np.sum((probabilities - correct) ** 2)))
+            brier.append(item_brier(probabilities, correct, several_true=get_task(run.task).several_true))
         return cls([row["doc_hash"] for row in rows], np.array(confidence), np.array(right), np.array(brier))
+
+
+BRIER_DEFINITIONS = {
+    False: "lm-eval brier_score: sum over choices of (p - correct)^2, in [0, 2]",
+    True: "true-answer mass: (1 - m)^2, m = probability on the true answers (the item's mc2), in [0, 1]",
+}
+
+
+def item_brier(probabilities: np.ndarray, correct: np.ndarray, *, several_true: bool) -> float:
+    """One item's Brier score (see the module docstring for the two definitions)."""
+    if several_true:
+        return float((1.0 - probabilities @ correct) ** 2)
+    return float(np.sum((probabilities - correct) ** 2))
 
 
 def _bin_sums(confidence: np.ndarray, right: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -111,17 +127,17 @@ CALIBRATION_METRICS = ("brier", *BINNED_METRICS)
 
 
 def summary(items: CalibrationItems) -> dict[str, float]:
-    """A run's accuracy and calibration metrics."""
+    """A run's share of items whose top choice is true and its calibration metrics."""
     values = {"brier": float(items.brier.mean())}
     values |= {name: float(metric(items.confidence, items.right)) for name, metric in BINNED_METRICS.items()}
-    return {"n_items": items.right.size, "accuracy": float(items.right.mean()), **values}
+    return {"n_items": items.right.size, "top_choice_true": float(items.right.mean()), **values}
 
 
 def reliability_bins(items: CalibrationItems, bins: int = BINS) -> list[dict[str, float]]:
     """Each equal-mass bin: its items, mean confidence and accuracy (the reliability diagram's points)."""
     counts, confidence_sums, right_sums = _bin_sums(items.confidence, items.right, bins)
     return [
-        {"bin": b, "n_items": int(n), "mean_confidence": c / n, "accuracy": r / n}
+        {"bin": b, "n_items": int(n), "mean_confidence": c / n, "top_choice_true": r / n}
         for b, (n, c, r) in enumerate(zip(counts, confidence_sums, right_sums, strict=True))
         if n
     ]

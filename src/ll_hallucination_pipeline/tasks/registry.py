@@ -60,6 +60,8 @@ class Task:
         each gets its own paired test beside the tested metric.
     references: a generation document's true and false reference answers (the qualitative dumps).
     prompt: a document's question as the qualitative dumps show it.
+    several_true: several choices of a document may be correct (TruthfulQA mc2): its Brier score is the squared
+        error of the probability mass on the true answers (see :mod:`..stats.calibration`).
     data_file: a user's own task (:mod:`.own_tasks`): the file its YAML reads, a DAG input as it is, in place of a
         data set the pipeline prepares; its ``lm_eval_yaml`` is then the YAML's absolute path.
     """
@@ -79,6 +81,7 @@ class Task:
     references: Callable[[Doc], tuple[list[str], list[str]]] | None = None
     prompt: Callable[[Doc], str] = lambda doc: str(doc["question"])
     data_file: str | None = None
+    several_true: bool = False
 
     @property
     def test_metric(self) -> str:
@@ -272,6 +275,7 @@ TASKS: dict[str, Task] = {
         "score",
         "truthfulness",
         *_truthfulqa("mc2_targets"),
+        several_true=True,
     ),
     "truthfulqa_mc1": Task(
         "truthfulqa/truthfulqa_mc1.yaml",

@@ -133,8 +133,10 @@ def write_manifest(provenance: dict[str, str], documents: Sequence[str], out: st
     atomic_write_json(out, manifest(hashes, documents))
 
 
-def plot(delta_summary_csv: str, png: str, pdf: str) -> None:
-    tradeoff_scatter(pd.read_csv(delta_summary_csv), png, pdf)
+def plot(delta_summary_csv: str, png: str, pdf: str, stats: dict) -> None:
+    """The trade-off figure, with the study's α and interval level on it."""
+    settings = StatsSettings.from_config(stats)
+    tradeoff_scatter(pd.read_csv(delta_summary_csv), png, pdf, settings.alpha, settings.confidence_level)
 
 
 def write_front_page(

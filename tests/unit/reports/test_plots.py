@@ -1,4 +1,5 @@
-"""The trade-off figure: one panel per task pair, colour by significance, hollow where the sample is small."""
+"""The trade-off figure: one panel per task pair, each axis's bar styled by that axis's significance, hollow
+where the sample is small."""
 
 from __future__ import annotations
 
@@ -32,13 +33,32 @@ def marker_faces(fig) -> list:
     return [line.get_markerfacecolor() for ax in fig.axes for line in ax.lines if line.get_marker() == "o"]
 
 
+def bar_styles(fig) -> list[tuple[str, str]]:
+    """(orientation, line style) of each interval bar: horizontal bars are the x axis's delta."""
+    styles = []
+    for collection in fig.axes[0].collections:
+        (segment,) = collection.get_segments()
+        orientation = "x" if segment[0][1] == segment[1][1] else "y"
+        styles.append((orientation, "solid" if collection.get_linestyle()[0][1] is None else "dashed"))
+    return sorted(styles)
+
+
 def test_small_samples_are_hollow_with_a_note():
     fig = tradeoff_figure(summary(small_n=True))
     assert marker_faces(fig) == ["none"]
-    assert SMALL_N_NOTE in [text.get_text() for text in fig.texts]
+    assert SMALL_N_NOTE in fig.texts[0].get_text()
     plt.close(fig)
     fig = tradeoff_figure(summary(small_n=False))
-    assert marker_faces(fig) not in ([], ["none"]) and not fig.texts
+    assert marker_faces(fig) not in ([], ["none"]) and SMALL_N_NOTE not in fig.texts[0].get_text()
+    plt.close(fig)
+
+
+def test_each_axis_shows_its_own_significance_and_the_figure_says_alpha_and_level():
+    rows = summary(small_n=False)
+    rows.loc[rows["task"] == "truthfulqa_mc2", "significant"] = False
+    fig = tradeoff_figure(rows, alpha=0.01, confidence_level=0.9)
+    assert bar_styles(fig) == [("x", "solid"), ("y", "dashed")]  # ARC-Easy significant, TruthfulQA not
+    assert "90% intervals" in fig.texts[0].get_text() and "α = 0.01" in fig.texts[0].get_text()
     plt.close(fig)
 
 
@@ -70,22 +90,32 @@ def test_generation_tasks_plot_their_tested_metric_and_not_abstention():
     plt.close(fig)
 
 
-def test_the_reliability_diagram_has_a_panel_per_task_a_line_per_model_and_the_items_per_bin(tmp_path):
+def test_the_reliability_diagram_has_a_column_per_task_intervals_and_items_per_bin(tmp_path):
     from ll_hallucination_pipeline.reports.plots import reliability_figure, save_figure
 
     bins = pd.DataFrame(
         [
-            {"task": task, "model": model, "bin": b, "n_items": 7 + b, "mean_confidence": 0.3 + b / 20, "accuracy": a}
+            {"task": task, "model": model, "bin": b, "n_items": 7 + b, "mean_confidence": 0.9 + b / 100,
+             "top_choice_true": a}
             for task in ("arc_easy", "truthfulqa_mc2")
             for model, a in (("base", 0.5), ("a_seed0", 0.4))
             for b in range(10)
         ]
-    )
+    )  # fmt: skip
     fig = reliability_figure(bins)
-    panels = fig.axes
-    assert [ax.get_title() for ax in panels] == ["ARC-Easy", "TruthfulQA mc2"]
-    assert [line.get_label() for line in panels[0].get_lines()] == ["calibrated", "base", "a_seed0"]
-    assert {text.get_text() for text in panels[0].texts} == {str(7 + b) for b in range(10)}
+    curve, mc2_curve, counts, _ = fig.axes
+    assert [curve.get_title(), mc2_curve.get_title()] == ["ARC-Easy", "TruthfulQA mc2"]
+    assert curve.get_legend_handles_labels()[1] == ["calibrated", "base", "a_seed0"]
+    assert curve.get_xscale() == "logit" and curve.get_xlim()[0] < 0.9 < 0.99 < curve.get_xlim()[1] < 1
+    assert curve.get_ylim() == (-0.04, 1.04)  # a margin: no point at 0 or 1 is cut by the frame
+    stems = [c for c in counts.collections if c.get_segments()]
+    assert [len(c.get_segments()) for c in stems] == [10, 10]
+    assert sorted(seg[1][1] for seg in stems[0].get_segments()) == [7 + b for b in range(10)]
+    caption = fig.texts[-1].get_text()
+    assert (
+        "the top choice is a true answer (not the mc2 score)" in caption
+        and "ARC-Easy: the top choice is the correct" in caption
+    )
     save_figure(fig, tmp_path / "r.png", tmp_path / "r.pdf")
     first = (tmp_path / "r.png").read_bytes()
     save_figure(reliability_figure(bins), tmp_path / "r.png", tmp_path / "r.pdf")

@@ -99,5 +99,25 @@ def test_calibration_tables_and_reliability_bins_flag_small_samples(tmp_path: Pa
     assert list(summary["model"]) == ["base", "a_seed0"]
     assert summary["small_n"].all() and (summary["n_items"] == 120).all() and CALIBRATION_SMALL_N > 120
     assert (bins.groupby("model")["n_items"].sum() == 120).all()
-    accuracy = summary.set_index("model")["accuracy"]
-    assert accuracy["base"] == accuracy["a_seed0"] == pytest.approx(runs.baseline[("arc_easy", 0)].metric("acc")[0])
+    top = summary.set_index("model")["top_choice_true"]
+    assert top["base"] == top["a_seed0"] == pytest.approx(runs.baseline[("arc_easy", 0)].metric("acc")[0])
+    assert summary["brier_definition"].str.startswith("lm-eval brier_score").all()
+
+
+def test_mc2_brier_is_the_squared_error_of_the_mass_on_true_answers(tmp_path: Path):
+    """By hand: log-likelihoods ln 0.5, ln 0.3, ln 0.2 with the first two true: mass on true answers 0.8, Brier
+    (1 - 0.8)^2 = 0.04 (the one-hot sum over choices would give 0.25 + 0.49 + 0.04 = 0.78)."""
+    import json
+    import math
+
+    from ll_hallucination_pipeline.tasks.results import EvalRun
+
+    directory = Path(write_run(tmp_path, "truthfulqa_mc2", 0, [0.8]))
+    samples = directory / "samples_truthfulqa_mc2.jsonl"
+    row = json.loads(samples.read_text())
+    target = {"choices": ["a", "b", "c"], "labels": [1, 1, 0]}
+    row["doc"] = {"mc1_targets": target, "mc2_targets": target}
+    row["resps"] = [[[math.log(p), "False"]] for p in (0.5, 0.3, 0.2)]
+    samples.write_text(json.dumps(row) + "\n")
+    items = CalibrationItems.of(EvalRun.load(directory))
+    assert items.brier[0] == pytest.approx(0.04) and items.confidence[0] == pytest.approx(0.5) and items.right[0] == 1
