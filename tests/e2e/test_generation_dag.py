@@ -30,20 +30,22 @@ def test_generation_tasks_before_and_after_an_adapter(external_study: Path):
             repeat = json.loads((tmp_path / f"evals/{stage}/{task}_seed1_full/results.json").read_text())
             assert repeat["pipeline"]["seed_invariant"] == "0-shot greedy generation"
     deltas = pd.read_csv(tmp_path / "evals/compare/deltas.csv")
-    assert {"bleu_acc", "rougeL_diff", "no_comment"} <= set(deltas.query("task == 'truthfulqa_gen'")["metric"])
-    assert set(deltas.query("task == 'nq_open'")["metric"]) == {"exact_match", "abstained"}
+    assert {"bleu_acc", "rougeL_diff", "declined", "empty"} <= set(deltas.query("task == 'truthfulqa_gen'")["metric"])
+    assert set(deltas.query("task == 'nq_open'")["metric"]) == {"exact_match", "declined", "empty"}
     tests = pd.read_csv(tmp_path / "evals/compare/paired_tests.csv")
     tests = tests[tests["task"].isin(GENERATION_TASKS)]
     assert sorted(zip(tests["task"], tests["metric"], strict=True)) == [
-        ("nq_open", "abstained"),
+        ("nq_open", "declined"),
+        ("nq_open", "empty"),
         ("nq_open", "exact_match"),
         ("truthfulqa_gen", "bleu_acc"),
-        ("truthfulqa_gen", "no_comment"),
+        ("truthfulqa_gen", "declined"),
+        ("truthfulqa_gen", "empty"),
     ]
     assert set(tests["test"]) == {"McNemar exact (statsmodels)"}  # every tested metric is 0/1 per item
     front_page = (tmp_path / "docs/report_front_page.rst").read_text()
-    assert "NQ-Open share of empty or declining answers" in front_page
-    assert "TruthfulQA generation share of answers 'I have no comment.'" in front_page
+    assert "NQ-Open share of empty answers (nothing before the first stop sequence)" in front_page
+    assert "TruthfulQA generation share of answers that decline" in front_page
     qualitative = (tmp_path / "docs/qualitative_pre.md").read_text() + (
         tmp_path / "docs/qualitative_post.md"
     ).read_text()

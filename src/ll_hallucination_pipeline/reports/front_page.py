@@ -11,6 +11,7 @@ import pandas as pd
 from ..stats import CALIBRATION_SMALL_N, StatsSettings
 from ..tasks import CALIBRATION_METRIC_LABELS, get_task
 from .exports import whole_task_rows
+from .verdict import verdict_lines
 
 
 def _number(value: float) -> str:
@@ -21,20 +22,30 @@ def _p(value: float) -> str:
     return f"= {value:.3g}" if value >= 0.001 else "< 0.001"
 
 
+def _metric_name(row: pd.Series) -> str:
+    """The metric in words; the Brier score says which definition it is."""
+    spec = get_task(row["task"])
+    if row["metric"] != "brier":
+        return spec.label_of(row["metric"])
+    definition = "of the mass on true answers, in [0, 1]" if spec.several_true else "(lm-eval's brier_score)"
+    return f"Brier score {definition} (lower is better)"
+
+
 def _change(row: pd.Series, s: StatsSettings) -> str:
     """One adapter on one task, in words."""
     spec = get_task(row["task"])
     direction = "rose" if row["delta"] > 0 else "fell" if row["delta"] < 0 else "did not change"
     verdict = "significant" if row["significant"] else "not significant"
     mde = row["mde"]
-    if row["metric"] in CALIBRATION_METRIC_LABELS:
+    if row["metric"] in CALIBRATION_METRIC_LABELS and row["metric"] != "brier":
         detectable = "a binned statistic, so no smallest detectable change is given"
     elif math.isnan(mde):
         detectable = "too few items changed for any change to be detectable"
     else:
         detectable = f"the smallest change this study detects with {s.power:.0%} power is ±{mde:.4f}"
+    secondary = "secondary: " if row.get("family") == "secondary" else ""
     sentence = (
-        f"{spec.label} {spec.label_of(row['metric'])} {direction} by {abs(row['delta']):.4f} "
+        f"{secondary}{spec.label} {_metric_name(row)} {direction} by {abs(row['delta']):.4f} "
         f"({row['baseline']:.4f} → {row['post']:.4f}; {s.confidence_level:.0%} CI {_number(row['delta_ci_low'])} "
         f"to {_number(row['delta_ci_high'])}, {row['delta_ci_method']}; simultaneous "
         f"{_number(row['simultaneous_ci_low'])} to {_number(row['simultaneous_ci_high'])}); "
@@ -45,16 +56,21 @@ def _change(row: pd.Series, s: StatsSettings) -> str:
     return sentence
 
 
-def _more_declines(rows: pd.DataFrame) -> list[str]:
-    """A warning per task whose answers significantly more often decline after fine-tuning (abstention rose)."""
-    warnings = []
-    for _, row in rows.iterrows():
-        if row["metric"] in get_task(row["task"]).derived and row["delta"] > 0 and row["significant"]:
-            warnings.append(
-                f"**{get_task(row['task']).label}: more answers decline after fine-tuning.** A gain in its "
-                "truthfulness may be refusals rather than truer answers; read it beside this share."
-            )
-    return warnings
+WARNINGS = {
+    "declined": "more answers decline after fine-tuning. A gain in its truthfulness may be refusals rather than "
+    "truer answers; read it beside this share.",
+    "empty": "more answers are empty after fine-tuning (nothing before the first stop sequence): a formatting "
+    "failure, not the model declining; its other scores count these answers as wrong or uninformative.",
+}
+
+
+def _abstention_warnings(rows: pd.DataFrame) -> list[str]:
+    """A warning per task and abstention share (declined, empty) that rose significantly after fine-tuning."""
+    return [
+        f"**{get_task(row['task']).label}: {WARNINGS[row['metric']]}**"
+        for _, row in rows.iterrows()
+        if row["metric"] in WARNINGS and row["delta"] > 0 and row["significant"]
+    ]
 
 
 def _more_confidently_wrong(rows: pd.DataFrame) -> list[str]:
@@ -83,7 +99,7 @@ def _headline(tests: pd.DataFrame, s: StatsSettings) -> list[str]:
             lines += [f"- **{adapter}**", ""]
             ordered = adapter_rows.sort_values("task", kind="stable")
             lines += [f"  - {_change(row, s)}" for _, row in ordered.iterrows()]
-            lines += [f"  - {warning}" for warning in _more_declines(ordered) + _more_confidently_wrong(ordered)]
+            lines += [f"  - {warning}" for warning in _abstention_warnings(ordered) + _more_confidently_wrong(ordered)]
             lines.append("")
     return lines
 
@@ -150,6 +166,7 @@ def front_page(
     if tests.empty:
         lines += ["No adapter was evaluated: the study has a baseline only.", ""]
     else:
+        lines += verdict_lines(tests, s)
         lines += _headline(tests, s)
         if tests["small_n"].any():
             lines += [

@@ -182,7 +182,7 @@ def deltas_table(
             ids = {k: rows[-1][k] for k in ("task", "adapter", "recipe", "training_seed", "eval_seed")}
             for metric in CALIBRATION_METRICS:
                 test = _calibration_test(base.directory, post.directory, metric, settings, settings.confidence_level)
-                rows.append(ids | {"metric": metric} | _calibration_figures(test, base, post, metric))
+                rows.append(ids | {"metric": metric} | _calibration_figures(test, base, post, metric, settings))
     return pd.DataFrame(rows)
 
 
@@ -230,10 +230,16 @@ def calibration_tables(runs: RunSet) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(summaries), pd.DataFrame(bins)
 
 
-def _calibration_figures(test: BootstrapTest, base: EvalRun, post: EvalRun, metric: str) -> dict:
-    """A calibration change as :func:`describe_delta` words a delta, with the figures a binned statistic has."""
+def _calibration_figures(test: BootstrapTest, base: EvalRun, post: EvalRun, metric: str, s: StatsSettings) -> dict:
+    """A calibration change as :func:`describe_delta` words a delta: the Brier score, a mean of per-item values,
+    with its smallest detectable change; a binned statistic without one."""
     interval = test.interval
     before, after = (summary(_calibration_items(run.directory))[metric] for run in (base, post))
+    mde, mde_method = float("nan"), "none for a binned statistic"
+    if metric == "brier":
+        change = _calibration_items(post.directory).brier - _calibration_items(base.directory).brier
+        mde = mde_paired_t(change.size, float(np.std(change, ddof=1)), alpha=s.alpha, power=s.power)
+        mde_method = f"paired t (statsmodels TTestPower) at the observed sd, power {s.power:g}, alpha {s.alpha:g}"
     return {
         "n_items": interval.n,
         "baseline": before,
@@ -246,8 +252,8 @@ def _calibration_figures(test: BootstrapTest, base: EvalRun, post: EvalRun, metr
         "delta_ci_low": interval.low,
         "delta_ci_high": interval.high,
         "delta_ci_method": interval.method,
-        "mde": float("nan"),
-        "mde_method": "none for a binned statistic",
+        "mde": mde,
+        "mde_method": mde_method,
         "small_n": interval.n < CALIBRATION_SMALL_N,
     }
 
@@ -390,7 +396,7 @@ def _calibration_test_rows(base: EvalRun, post: EvalRun, s: StatsSettings) -> li
     rows = []
     for metric in CALIBRATION_METRICS:
         test = _calibration_test(base.directory, post.directory, metric, s, s.confidence_level)
-        figures = _calibration_figures(test, base, post, metric)
+        figures = _calibration_figures(test, base, post, metric, s)
         row = ids | {"metric": metric, "level": "training seed"} | figures
         row |= {"test": f"paired bootstrap BCa (scipy), {s.n_resamples} resamples", "p_raw": test.pvalue}
 
@@ -467,11 +473,25 @@ def _difference_of_deltas(
     return _TestRow(row, interval_at)
 
 
+def significance_family(row: dict) -> str:
+    """Which multiplicity family a paired test belongs to: the task's tested metric is the confirmatory test;
+    every other metric of the task (calibration, abstention) is secondary; rows per knowledge category are their
+    own analysis."""
+    if row.get("category") is not None:
+        return "per category"
+    return "confirmatory" if row["metric"] == get_task(row["task"]).test_metric else "secondary"
+
+
 def _adjust_families(tests: list[_TestRow], s: StatsSettings) -> None:
-    """Holm p-values and Bonferroni intervals within each (task, metric, level, knowledge category) family."""
-    families: dict[tuple[str, str, str, str | None], list[_TestRow]] = defaultdict(list)
+    """Holm p-values and Bonferroni intervals within each family: a task's confirmatory test across adapters (per
+    level); all of a task's secondary tests, metrics and adapters together (per level); each knowledge category's
+    tested metric across adapters."""
+    families: dict[tuple, list[_TestRow]] = defaultdict(list)
     for test in tests:
-        families[(test.row["task"], test.row["metric"], test.row["level"], test.row.get("category"))].append(test)
+        row = test.row
+        family = row["family"] = significance_family(row)
+        metric = None if family == "secondary" else row["metric"]
+        families[(row["task"], metric, row["level"], row.get("category"), family)].append(test)
     for family in families.values():
         level = bonferroni_level(s.confidence_level, len(family))
         for test, p_holm in zip(family, holm([t.row["p_raw"] for t in family]), strict=True):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..utils import PipelineInputError
-from .abstention import declines, says_no_comment
+from .abstention import declines, is_empty
 
 Doc = dict[str, Any]
 Sample = dict[str, Any]  # one row of lm-eval's samples_<task>.jsonl
@@ -117,8 +117,8 @@ class Task:
 
 # Names in words of the derived metrics (abstention) that generation tasks report.
 DERIVED_METRIC_LABELS = {
-    "no_comment": "share of answers 'I have no comment.'",
-    "abstained": "share of empty or declining answers",
+    "declined": 'share of answers that decline ("I have no comment.", "I don\'t know", ...)',
+    "empty": "share of empty answers (nothing before the first stop sequence)",
 }
 # Names in words of the calibration metrics every multiple-choice task reports (see :mod:`.calibration`).
 CALIBRATION_METRIC_LABELS = {
@@ -265,6 +265,12 @@ DATA_SETS: dict[str, DataSet] = {
     ),
 }
 
+# The two abstention shares of a generation task, each paired like a 0/1 metric (:mod:`.abstention`).
+ABSTENTION: dict[str, Callable[[Sample], float]] = {
+    "declined": lambda sample: float(declines(generated_text(sample))),
+    "empty": lambda sample: float(is_empty(generated_text(sample))),
+}
+
 TASKS: dict[str, Task] = {
     "truthfulqa_mc2": Task(
         "truthfulqa/truthfulqa_mc2.yaml",
@@ -326,7 +332,7 @@ TASKS |= {
         "truthfulness",
         output_type="generate_until",
         right_wrong_metrics=tuple(m for m in _TRUTHFULQA_GEN_METRICS if m.endswith("_acc")),
-        derived={"no_comment": lambda sample: float(says_no_comment(generated_text(sample)))},
+        derived=ABSTENTION,
         references=_truthfulqa_references,
     ),
     "nq_open": Task(
@@ -338,7 +344,7 @@ TASKS |= {
         "exact match",
         "knowledge",
         output_type="generate_until",
-        derived={"abstained": lambda sample: float(declines(generated_text(sample)))},
+        derived=ABSTENTION,
         references=_nq_open_references,
     ),
 }

@@ -30,7 +30,28 @@ def test_headline_in_words_with_every_figure(runs):
     assert "Eval seeds 0, 1 gave identical per-item values for every model and task" in text
     html = publish_parts(text, writer="html")["html_body"]  # valid reStructuredText, as Snakemake renders it
     assert "<strong>r_seed0</strong>" in html and "System Message" not in html
-    assert html.count("<ul") == 2 + 3  # the adapters of each level, then each adapter's own list of tasks
+    assert html.count("<ul") == 1 + 2 + 3  # the verdict, the adapters of each level, each adapter's list of tasks
+
+
+def test_the_page_opens_with_one_verdict_line_per_adapter(runs):
+    settings = StatsSettings(n_resamples=300, seed=1)
+    tests = paired_tests_table(runs, settings)
+    text = front_page("SmolLM2", tests, [interval_rows(list(runs.baseline.values()), settings)], settings)
+    verdict = text.split("Verdict\n-------\n\n")[1].split("\n\n")[0].splitlines()
+    assert [line.split("**")[1] for line in verdict] == sorted(
+        tests[tests["level"] == "training seed"]["adapter"].unique()
+    )
+    for line, (adapter, rows) in zip(verdict, tests[tests["level"] == "training seed"].groupby("adapter"), strict=True):
+        arc = rows[(rows["task"] == "arc_easy") & (rows["family"] == "confirmatory")].iloc[0]
+        mc2 = rows[(rows["task"] == "truthfulqa_mc2") & (rows["family"] == "confirmatory")].iloc[0]
+        assert line.index("ARC-Easy") < line.index("TruthfulQA mc2")  # knowledge first, then truthfulness
+        for row in (arc, mc2):
+            said = f"CI {row['delta_ci_low']:+.4f} to {row['delta_ci_high']:+.4f}"
+            assert said in line
+            if not row["significant"]:
+                assert "no detectable change" in line
+    assert text.index("Verdict") < text.index("Per adapter")
+    assert "Each task's tested metric is its confirmatory test" in text
 
 
 def test_seeds_that_differ_are_called_replicates(runs):
@@ -41,17 +62,19 @@ def test_seeds_that_differ_are_called_replicates(runs):
     assert "No adapter was evaluated" in text and "they are replicates" in text
 
 
-def test_a_significant_rise_in_declining_answers_is_called_out():
-    from ll_hallucination_pipeline.reports.front_page import _more_declines
+def test_a_significant_rise_in_declining_or_empty_answers_is_called_out_by_name():
+    from ll_hallucination_pipeline.reports.front_page import _abstention_warnings
 
     rows = pd.DataFrame(
         [
             {"task": "truthfulqa_gen", "metric": "bleu_acc", "delta": 0.10, "significant": True},
-            {"task": "truthfulqa_gen", "metric": "no_comment", "delta": 0.25, "significant": True},
-            {"task": "nq_open", "metric": "abstained", "delta": 0.25, "significant": False},
+            {"task": "truthfulqa_gen", "metric": "declined", "delta": 0.25, "significant": True},
+            {"task": "nq_open", "metric": "declined", "delta": 0.25, "significant": False},
+            {"task": "nq_open", "metric": "empty", "delta": 0.12, "significant": True},
             {"task": "nq_open", "metric": "exact_match", "delta": -0.05, "significant": True},
         ]
     )
-    (warning,) = _more_declines(rows)
-    assert warning.startswith("**TruthfulQA generation: more answers decline after fine-tuning.**")
-    assert _more_declines(rows.assign(delta=-0.25)) == []  # fewer refusals: nothing to warn about
+    declined, empty = _abstention_warnings(rows)
+    assert declined.startswith("**TruthfulQA generation: more answers decline after fine-tuning.")
+    assert empty.startswith("**NQ-Open: more answers are empty after fine-tuning") and "formatting failure" in empty
+    assert _abstention_warnings(rows.assign(delta=-0.25)) == []  # fewer: nothing to warn about

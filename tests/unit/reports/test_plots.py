@@ -78,9 +78,9 @@ def test_files_are_byte_identical_across_runs(tmp_path):
 def test_generation_tasks_plot_their_tested_metric_and_not_abstention():
     rows = (
         ("nq_open", "exact_match", -0.02),
-        ("nq_open", "abstained", 0.2),
+        ("nq_open", "empty", 0.2),
         ("truthfulqa_gen", "bleu_acc", 0.03),
-        ("truthfulqa_gen", "no_comment", 0.4),
+        ("truthfulqa_gen", "declined", 0.4),
     )
     fig = tradeoff_figure(summary(small_n=False, rows_of=rows))
     (ax,) = fig.axes

@@ -75,6 +75,13 @@ def test_an_overconfident_adapter_shows_in_the_tables_and_on_the_front_page(tmp_
     assert not calibration["small_n"].any()  # 400 items >= 300
     accuracy = tests[tests["metric"] == "acc"].iloc[0]
     assert accuracy["delta"] == 0  # as accurate as before: only its confidence changed
+    # The calibration tests are secondary: one Holm family for the task's four, not one family each.
+    assert (calibration["family"] == "secondary").all() and accuracy["family"] == "confirmatory"
+    assert calibration["simultaneous_method"].str.startswith("Bonferroni over 4").all()
+    raw = calibration["p_raw"].sort_values()
+    assert calibration.loc[raw.index[0], "p_holm"] == pytest.approx(min(1.0, 4 * raw.iloc[0]))
+    # The Brier score is a mean of per-item values: it has a smallest detectable change; binned ones do not.
+    assert calibration.loc["brier", "mde"] > 0 and calibration.loc[["ece_10_bin", "ece_debiased"], "mde"].isna().all()
     deltas = deltas_table(runs, settings)
     assert set(CALIBRATION_METRICS) <= set(deltas["metric"])
 
