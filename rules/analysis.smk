@@ -214,5 +214,7 @@ rule write_front_page:
     params:
         model=MODEL_LABEL,
         stats=config["stats"],
+        model_dir=get_model_dir(None),
+        external_adapter=str(EXTERNAL_ADAPTER.path) if EXTERNAL_ADAPTER else "",
     script:
         "../workflow/scripts/write_front_page.py"

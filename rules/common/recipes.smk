@@ -85,7 +85,7 @@ TRAINED_ADAPTERS = {
     for seed in recipe.training.seeds
 }
 # $LORA_ADAPTER_PATH: an adapter trained elsewhere, evaluated as "external-<dir name>".
-EXTERNAL_ADAPTER = stop_on_bad_input(external_adapter)
+EXTERNAL_ADAPTER = stop_on_bad_input(external_adapter, get_model_dir(None))
 ADAPTERS = list(TRAINED_ADAPTERS) + (
     [EXTERNAL_ADAPTER.name] if EXTERNAL_ADAPTER else []
 )

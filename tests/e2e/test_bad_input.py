@@ -102,3 +102,14 @@ def test_a_judge_that_is_no_causal_lm_or_without_its_task(tiny_data, tmp_path):
     write_config(tmp_path / "b", data=data, judge={"model": str(judge)})
     done = run_snakemake(tmp_path / "b", "all", "-n")
     assert done.returncode != 0 and "eval.tasks has no truthfulqa_gen; add truthfulqa_gen" in done.stdout
+
+
+def test_an_external_adapter_that_does_not_fit_the_base_is_refused_before_any_job(tiny_data, tmp_path):
+    from tests.unit.models.test_adapters import adapter, base_model
+
+    model, lora = base_model(tmp_path / "base"), adapter(tmp_path / "lora", a=(2, 5))
+    write_config(tmp_path / "w", data={"source": "local", "local_dir": str(tiny_data)})
+    env = {"MODEL_PATH": str(model), "LORA_ADAPTER_PATH": str(lora)}
+    done = run_snakemake(tmp_path / "w", "all", "--cores", "1", env=env)
+    assert done.returncode != 0 and f"adapter {lora} does not fit the base model {model}" in done.stdout
+    assert "rule " not in done.stdout and not (tmp_path / "w/logs").exists()  # no job ran

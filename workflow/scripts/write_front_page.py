@@ -15,4 +15,5 @@ with logged(snakemake.log[0], config=snakemake.config):  # noqa: F821
         sm.params.model,
         sm.params.stats,
         knowledge=inputs.knowledge,
+        external_adapter=(sm.params.external_adapter, sm.params.model_dir),
     )

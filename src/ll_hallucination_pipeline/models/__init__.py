@@ -8,7 +8,14 @@ import lazy_loader
 __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
     submod_attrs={
-        "adapters": ["MANIFEST_NAME", "check_adapter_dir", "external_adapter", "sort_target_modules", "tensor_shapes"],
+        "adapters": [
+            "MANIFEST_NAME",
+            "check_adapter_dir",
+            "external_adapter",
+            "named_other_base",
+            "sort_target_modules",
+            "tensor_shapes",
+        ],
         "fingerprint": ["model_fingerprint"],
         "gguf_conversion": ["convert_gguf_to_hf", "embedded_gguf_path"],
         "model_loading": ["check_unquantized_fits", "load_model", "load_tokenizer"],

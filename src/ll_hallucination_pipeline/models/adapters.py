@@ -77,15 +77,26 @@ def check_adapter_fits(adapter_dir: Path, model_dir: Path) -> None:
                 f"{in_features} there, the adapter's lora_{part[0]} is {shape[0]}x{shape[1]}; it was trained for "
                 f"{trained_for}: set MODEL_PATH/model.path to that model or use a matching adapter"
             )
-    named = Path(str(config.get("base_model_name_or_path") or "")).name
-    if named and named.lower() != Path(model_dir).name.lower():
-        log.warning(
-            "adapter %s names %s as its base; its shapes fit the configured base model %s, so it is evaluated on "
-            "that model: check this is the pairing you mean",
-            adapter_dir,
-            trained_for,
-            model_dir,
-        )
+    other_base = named_other_base(adapter_dir, model_dir)
+    if other_base:
+        log.warning("%s", other_base)
+
+
+def named_other_base(adapter_dir: Path, model_dir: Path) -> str | None:
+    """What to say where an adapter without our manifest names another base than ``model_dir`` in its
+    ``adapter_config.json`` (a hub id and a local path may name the same model, so it is evaluated anyway), or
+    ``None`` where the names agree, none is given, or our manifest records the base."""
+    if (adapter_dir / MANIFEST_NAME).is_file():
+        return None
+    trained_for = str(
+        json.loads((adapter_dir / "adapter_config.json").read_text()).get("base_model_name_or_path") or ""
+    )
+    if not trained_for or Path(trained_for).name.lower() == Path(model_dir).name.lower():
+        return None
+    return (
+        f"adapter {adapter_dir} names {trained_for} as its base; its LoRA shapes fit the configured base model "
+        f"{model_dir}, so it is evaluated on that model: check this is the pairing you mean"
+    )
 
 
 def check_adapter_dir(
@@ -123,11 +134,15 @@ class ExternalAdapter:
     path: Path
 
 
-def external_adapter() -> ExternalAdapter | None:
-    """The checked adapter ``$LORA_ADAPTER_PATH`` names, or ``None`` when unset."""
+def external_adapter(model_dir: str | Path | None = None) -> ExternalAdapter | None:
+    """The checked adapter ``$LORA_ADAPTER_PATH`` names, or ``None`` when unset: complete, and, where the base
+    checkpoint ``model_dir`` exists already, shaped for it (LoRA shapes and target modules against its weights'
+    headers; no weights are read), so a mismatch stops the run before any job."""
     raw = os.environ.get(ADAPTER_PATH_ENV)
     if not raw:
         return None
     path = Path(raw).expanduser().resolve()
     check_adapter_dir(path)
+    if model_dir is not None and Path(model_dir).is_dir():
+        check_adapter_fits(path, Path(model_dir))
     return ExternalAdapter(name=f"external-{path.name}", path=path)

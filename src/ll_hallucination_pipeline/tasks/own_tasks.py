@@ -69,8 +69,9 @@ def _load(yaml_path: Path) -> dict[str, Any]:
     try:
         return load_yaml(yaml_path)
     except Exception as error:  # lm-eval's loader raises whatever YAML, includes or imports raise
+        said = " ".join(str(error).split())  # YAML's errors span lines: one line here
         raise PipelineInputError(
-            f"{yaml_path}: lm-eval cannot load this task YAML ({type(error).__name__}: {error}); fix it so that "
+            f"{yaml_path}: lm-eval cannot load this task YAML ({type(error).__name__}: {said}); fix it so that "
             "`lm_eval --include_path` reads it"
         ) from None
 
@@ -188,3 +189,10 @@ def register_own_tasks(eval_settings: Mapping[str, Any]) -> None:
     task_dirs, own_tasks = eval_settings.get("task_dirs") or [], eval_settings.get("own_tasks") or {}
     if isinstance(task_dirs, list) and isinstance(own_tasks, dict):  # else the schema's check names the key
         TASKS.update(find_own_tasks([str(d) for d in task_dirs], own_tasks))
+        tasks = eval_settings.get("tasks") or []
+        unused = sorted(set(own_tasks) - set(tasks)) if isinstance(tasks, list) else []
+        if unused:
+            raise PipelineInputError(
+                f"eval.own_tasks describes {unused[0]!r}, which eval.tasks does not list, so it would not be "
+                f"evaluated; add {unused[0]} to eval.tasks or drop its own_tasks entry"
+            )

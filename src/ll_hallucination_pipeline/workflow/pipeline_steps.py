@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..models import provenance_sha256
+from ..models import named_other_base, provenance_sha256
 from ..reports import (
     category_tests,
     delta_summary,
@@ -148,10 +148,12 @@ def write_front_page(
     stats: dict,
     *,
     knowledge: Sequence[str] = (),
+    external_adapter: tuple[str, str] = ("", ""),
 ) -> None:
     """The front page from the paired tests, the eval seeds' intervals and, where other base precisions were
     evaluated, their comparison (``precision_csvs``: none or one file); where knowledge mixes were trained, their
-    section (``knowledge``: the learning curves and the linear model's CSVs)."""
+    section (``knowledge``: the learning curves and the linear model's CSVs); a note where the adapter
+    ``$LORA_ADAPTER_PATH`` names another base (``external_adapter``: its directory or "", the base model's)."""
     tests = pd.read_csv(tests_csv)
     intervals = [
         pd.read_csv(f, dtype={"identical_to_seed": str, "adapter": str}, keep_default_na=False) for f in intervals_csvs
@@ -159,6 +161,9 @@ def write_front_page(
     precision = pd.concat([pd.read_csv(f) for f in precision_csvs]) if precision_csvs else None
     settings = StatsSettings.from_config(stats)
     extra = []
+    other_base = named_other_base(Path(external_adapter[0]), Path(external_adapter[1])) if external_adapter[0] else None
+    if other_base:
+        extra += ["Adapters from elsewhere", "-" * 23, "", f"**Note:** {other_base}.", ""]
     if knowledge:
         mixes = pd.read_csv(knowledge[0])[["adapter", "unknown_fraction"]].drop_duplicates()
         extra = knowledge_lines(category_tests(tests, mixes), pd.read_csv(knowledge[1]), settings)

@@ -76,3 +76,22 @@ def test_target_modules_are_written_in_one_order(tmp_path):
     (directory / "adapter_config.json").write_text(json.dumps({"target_modules": "all-linear"}))
     sort_target_modules(directory)
     assert json.loads((directory / "adapter_config.json").read_text())["target_modules"] == "all-linear"
+
+
+def test_lora_adapter_path_is_checked_against_an_existing_base_before_any_job(tmp_path, monkeypatch):
+    from ll_hallucination_pipeline.models.adapters import external_adapter
+
+    monkeypatch.setenv("LORA_ADAPTER_PATH", str(adapter(tmp_path / "a", a=(2, 5))))
+    with pytest.raises(PipelineInputError, match="does not fit the base model"):
+        external_adapter(base_model(tmp_path / "m"))
+    assert external_adapter(tmp_path / "not-converted-yet").name == "external-a"  # checked again in its job
+
+
+def test_a_foreign_base_name_is_said_only_for_adapters_without_our_manifest(tmp_path):
+    from ll_hallucination_pipeline.models.adapters import MANIFEST_NAME, named_other_base
+
+    found = adapter(tmp_path / "a")
+    said = named_other_base(found, tmp_path / "m")
+    assert said.startswith(f"adapter {found} names org/other-model as its base") and str(tmp_path / "m") in said
+    (found / MANIFEST_NAME).write_text("{}")
+    assert named_other_base(found, tmp_path / "m") is None

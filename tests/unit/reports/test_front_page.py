@@ -41,7 +41,7 @@ def test_the_page_opens_with_one_verdict_line_per_adapter(runs):
     assert [line.split("**")[1] for line in verdict] == sorted(
         tests[tests["level"] == "training seed"]["adapter"].unique()
     )
-    for line, (adapter, rows) in zip(verdict, tests[tests["level"] == "training seed"].groupby("adapter"), strict=True):
+    for line, (_, rows) in zip(verdict, tests[tests["level"] == "training seed"].groupby("adapter"), strict=True):
         arc = rows[(rows["task"] == "arc_easy") & (rows["family"] == "confirmatory")].iloc[0]
         mc2 = rows[(rows["task"] == "truthfulqa_mc2") & (rows["family"] == "confirmatory")].iloc[0]
         assert line.index("ARC-Easy") < line.index("TruthfulQA mc2")  # knowledge first, then truthfulness

@@ -105,7 +105,15 @@ def test_names_settings_and_folders_are_checked(tmp_path):
     with pytest.raises(PipelineInputError, match="names 'other', which no task YAML in eval.task_dirs defines"):
         find_own_tasks([str(tmp_path / "a")], {"other": {"role": "knowledge"}})
     with pytest.raises(PipelineInputError, match="role='facts' is invalid; use knowledge or truthfulness"):
-        check_config({"eval": {"task_dirs": [str(tmp_path / "a")], "own_tasks": {"probe": {"role": "facts"}}}})
+        check_config(
+            {
+                "eval": {
+                    "tasks": ["probe"],
+                    "task_dirs": [str(tmp_path / "a")],
+                    "own_tasks": {"probe": {"role": "facts"}},
+                }
+            }
+        )
     with pytest.raises(PipelineInputError, match="is not a directory"):
         find_own_tasks([str(tmp_path / "missing")], {})
     write_task(tmp_path / "b", "probe")
@@ -126,3 +134,17 @@ def test_a_yaml_lm_eval_cannot_load_names_its_file(tmp_path):
 def test_an_own_task_not_in_task_dirs_is_an_unknown_name(study):
     with pytest.raises(PipelineInputError, match=r"eval.tasks\[0\]='capitals' is invalid; use truthfulqa_mc2"):
         check_config({"eval": {"tasks": ["capitals"]}})
+
+
+def test_own_task_settings_for_a_task_not_evaluated_are_refused(study):
+    settings = {"task_dirs": ["examples/own_task"], "own_tasks": {"capitals": {"label": "World capitals"}}}
+    with pytest.raises(PipelineInputError, match="eval.own_tasks describes 'capitals', which eval.tasks does not list"):
+        check_config({"eval": {"tasks": ["arc_easy"], **settings}})
+
+
+def test_a_yaml_that_does_not_parse_is_one_line(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine/bad.yaml").write_text("task: bad\ndoc_to_text: [unclosed\n  output_type: x\n")
+    with pytest.raises(PipelineInputError, match="bad.yaml: lm-eval cannot load this task YAML") as error:
+        find_own_tasks([str(tmp_path / "mine")], {})
+    assert "\n" not in str(error.value)
