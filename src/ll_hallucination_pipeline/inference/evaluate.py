@@ -209,18 +209,15 @@ def run_evaluation(request: EvalRequest, lm: Any, *, metadata: dict[str, Any]) -
         counts["decode_tokens_per_second"] = round(counts["generated_tokens"] / generating) if generating else None
         atomic_write_json(tmp / SCORING_NAME, {**counts, **lm.stats.gauges()})
         publish_files(tmp, out_dir, run_files(request.task))
-    log.info(
-        "%s seed %d: %.1f s, of which %.1f s scoring %d tokens (%s tokens/s) and %.1f s generating %d (%s tokens/s)",
-        request.task,
-        request.seed,
-        time.perf_counter() - started,
-        seconds,
-        counts["tokens_run"],
-        counts["tokens_per_second"],
-        generating,
-        counts["generated_tokens"],
-        counts["decode_tokens_per_second"],
-    )
+    spent = f"{request.task} seed {request.seed}: {time.perf_counter() - started:.1f} s"
+    if counts["tokens_run"]:
+        spent += f", {seconds:.1f} s scoring {counts['tokens_run']} tokens ({counts['tokens_per_second']} tokens/s)"
+    if counts["generated_tokens"]:
+        spent += (
+            f", {generating:.1f} s generating {counts['generated_tokens']} tokens "
+            f"({counts['decode_tokens_per_second']} tokens/s)"
+        )
+    log.info("%s", spent)
     return json.loads((out_dir / RESULTS_NAME).read_text())
 
 

@@ -54,7 +54,7 @@ class PrefixCache:
                 input_ids=torch.tensor([tokens], device=device),
                 position_ids=torch.arange(len(tokens), device=device)[None],
                 use_cache=True,
-            ).past_key_values
+            ).cache
             self.tokens, ran = tokens, len(tokens)
         cache = copy.deepcopy(self.cache)  # the forward appends the rows' keys and values to its cache
         cache.reorder_cache(torch.zeros(rows, dtype=torch.long, device=device))

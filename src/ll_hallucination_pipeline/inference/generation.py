@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..utils import Progress
 from .forward_layout import ATTENTION_KERNELS, MIN_SHARED_PREFIX, PrefixCache, common_prefix, pad_rows, tree_mask
 from .score_cache import GenerationCache
 
@@ -163,7 +164,7 @@ def _prefill(
         input_ids=pad_rows(rest, device),
         position_ids=pad_rows([list(range(start, len(p))) for p in prompts], device),
         attention_mask=tree_mask(segments, start, dtype),
-        past_key_values=cache,
+        cache=cache,
         use_cache=True,
     )
     last = torch.tensor([len(r) - 1 for r in rest], device=device)
@@ -171,7 +172,7 @@ def _prefill(
     valid = torch.cat([torch.ones((len(prompts), start), dtype=torch.bool, device=device), segments >= 0], dim=1)
     positions = torch.tensor([len(p) for p in prompts], device=device)
     flagged = tables.stopped(torch.full_like(token, -1), token)
-    return _Rows(out.past_key_values, valid, positions, token, flagged, list(owners))
+    return _Rows(out.cache, valid, positions, token, flagged, list(owners))
 
 
 def greedy_generate(
@@ -187,6 +188,7 @@ def greedy_generate(
     stats: GenerationStats,
     answers: dict[int, list[int]],
     check_every: int = 8,
+    progress: Progress | None = None,
 ) -> None:
     """Greedy continuations of ``prompts`` (token ids), at most ``max_new_tokens`` each, into ``answers`` (prompt
     index -> tokens), decoding up to ``rows`` rows at a time.
@@ -194,8 +196,9 @@ def greedy_generate(
     ``prefix_for(n)``: the tokens every prompt opens with and their key/value cache for ``n`` rows (or
     ``((), None)``). ``confirm(tokens)``: whether a row flagged by ``tables`` has really stopped. Every
     ``check_every`` steps finished rows leave and waiting prompts take their places (continuous batching), so the
-    rows stay full while answers of very different lengths finish. An answer may run a few tokens past its stop:
-    the caller cuts its text at the first stop sequence, as lm-eval does.
+    rows stay full while answers of very different lengths finish; ``progress`` hears of the answers done then.
+    An answer may run a few tokens past its stop: the caller cuts its text at the first stop sequence, as lm-eval
+    does.
     """
     import torch
 
@@ -209,6 +212,8 @@ def greedy_generate(
         if active is not None:
             _retire(active, steps, generated, answers, confirm, max_new_tokens)
             steps = []
+            if progress:
+                progress.update(len(answers), stats.generated_tokens)
         free = rows - (len(active.owners) if active else 0)
         if waiting and free >= max(1, rows // 4):
             admitted, waiting = waiting[:free], waiting[free:]
@@ -229,10 +234,10 @@ def greedy_generate(
                 input_ids=active.token[:, None],
                 position_ids=active.positions[:, None],
                 attention_mask=_mask_from_valid(active.valid, dtype),
-                past_key_values=active.cache,
+                cache=active.cache,
                 use_cache=True,
             )
-            active.cache = out.past_key_values
+            active.cache = out.cache
             previous, active.token = active.token, head(out.last_hidden_state[:, -1]).argmax(-1)
             active.flagged |= tables.stopped(previous, active.token)
             active.positions = active.positions + 1
@@ -460,6 +465,7 @@ class GreedyGenerator:
             return shared, cache
 
         answers: dict[int, list[int]] = {}
+        progress = Progress("generating", len(prompts), "answers")
         with torch.inference_mode(), sdpa_kernel([getattr(SDPBackend, name) for name in ATTENTION_KERNELS]):
             while len(answers) < len(prompts):
                 rows = self._rows(len(prompts[0]), max_new, decoder)
@@ -475,6 +481,7 @@ class GreedyGenerator:
                         confirm=confirm,
                         stats=self.stats,
                         answers=answers,
+                        progress=progress,
                     )
                 except torch.cuda.OutOfMemoryError:
                     self.stats.out_of_memory = True

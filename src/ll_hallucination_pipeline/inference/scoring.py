@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from lm_eval.models.huggingface import HFLM
 from lm_eval.models.utils import _add_special_kwargs, has_bos_prefix
 
+from ..utils import Progress
 from .forward_layout import ATTENTION_KERNELS, MIN_SHARED_PREFIX, PrefixCache, common_prefix, pad_rows, tree_mask
 from .generation import GenerationStats, GreedyGenerator
 from .score_cache import GenerationCache, Score, ScoreCache
@@ -254,6 +255,7 @@ class SharedPrefixLM(HFLM):
         budget = self.token_budget.at_call_start(measurable=on_gpu)
         results: dict[Pair, Score] = {}
         start = 0
+        progress, tokens_before = Progress("scoring", len(pairs), "requests"), self.stats.tokens_run
         with torch.inference_mode(), sdpa_kernel([getattr(SDPBackend, name) for name in ATTENTION_KERNELS]):
             while start < len(groups):
                 batch = groups[start : start + _next_batch_size(groups, start, budget)]
@@ -269,6 +271,7 @@ class SharedPrefixLM(HFLM):
                 self.stats.largest_token_budget = max(self.stats.largest_token_budget, budget)
                 budget = self.token_budget.current
                 start += len(batch)
+                progress.update(len(results), self.stats.tokens_run - tokens_before)
         self._prefix = PrefixCache()  # its memory back
         if on_gpu:
             self.stats.peak_gpu_bytes = max(self.stats.peak_gpu_bytes, torch.cuda.max_memory_allocated())
@@ -314,7 +317,7 @@ class SharedPrefixLM(HFLM):
             input_ids=pad_rows(layout.ids, device),
             position_ids=pad_rows(layout.positions, device),
             attention_mask=tree_mask(segments, len(shared), dtype),
-            past_key_values=cache,
+            cache=cache,
             use_cache=cache is not None,
         ).last_hidden_state
         rows = torch.tensor(layout.target_rows, device=device)

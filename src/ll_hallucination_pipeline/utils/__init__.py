@@ -10,6 +10,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "devices": ["best_device", "native_cpu_dtype"],
         "environment": ["package_versions", "torch_job_threads", "write_environment_snapshot"],
         "errors": ["PipelineInputError"],
+        "progress": ["Progress"],
         "io": [
             "atomic_directory",
             "atomic_write_bytes",
