@@ -190,7 +190,8 @@ def register_own_tasks(eval_settings: Mapping[str, Any]) -> None:
     if isinstance(task_dirs, list) and isinstance(own_tasks, dict):  # else the schema's check names the key
         TASKS.update(find_own_tasks([str(d) for d in task_dirs], own_tasks))
         tasks = eval_settings.get("tasks") or []
-        unused = sorted(set(own_tasks) - set(tasks)) if isinstance(tasks, list) else []
+        listed = {t for t in tasks if isinstance(t, str)} if isinstance(tasks, list) else set(own_tasks)
+        unused = sorted(set(own_tasks) - listed)  # a malformed tasks list is the schema's to name
         if unused:
             raise PipelineInputError(
                 f"eval.own_tasks describes {unused[0]!r}, which eval.tasks does not list, so it would not be "
