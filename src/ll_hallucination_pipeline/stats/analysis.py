@@ -21,6 +21,8 @@ from .calibration import (
     CALIBRATION_METRICS,
     CALIBRATION_SMALL_N,
     CalibrationItems,
+    on_ranks,
+    rank_encoded,
     reliability_bins,
     summary,
 )
@@ -29,6 +31,7 @@ from .methods import (
     Interval,
     PairedTable,
     RecipeInterval,
+    StatisticBootstrap,
     StatsSettings,
     bonferroni_level,
     cohens_dz,
@@ -39,11 +42,11 @@ from .methods import (
     mde_paired_t,
     mde_t,
     paired_bootstrap,
-    paired_bootstrap_statistic,
     paired_clt_interval,
     paired_score_interval,
     paired_standard_error,
     recipe_interval,
+    statistic_bootstrap,
 )
 from .pairing import join_items, unique_by_hash
 
@@ -193,6 +196,16 @@ def _calibration_items(directory: Path) -> CalibrationItems:
 
 
 @functools.cache
+def _binned_bootstrap(base: Path, post: Path, metric: str, s: StatsSettings) -> StatisticBootstrap:
+    """The paired bootstrap of a binned calibration statistic's change, resampled once per process for every
+    level it is asked at; confidences rank-encoded, so its sorts run on small integers."""
+    b, p = _calibration_items(base), _calibration_items(post)
+    table, (b_rank, p_rank) = rank_encoded(b.confidence, p.confidence)
+    statistic = on_ranks(BINNED_METRICS[metric], table)
+    return statistic_bootstrap([b_rank, b.right], [p_rank, p.right], statistic, n_resamples=s.n_resamples, seed=s.seed)
+
+
+@functools.cache
 def _calibration_test(base: Path, post: Path, metric: str, s: StatsSettings, level: float) -> BootstrapTest:
     """The paired bootstrap at ``level`` of a calibration metric's change from the run in ``base`` to the one in
     ``post``; computed once per process."""
@@ -202,11 +215,9 @@ def _calibration_test(base: Path, post: Path, metric: str, s: StatsSettings, lev
         dict(zip(p.doc_hashes, p.brier, strict=True)),
         label=f"{post} calibration",
     )
-    options = {"n_resamples": s.n_resamples, "confidence_level": level, "seed": s.seed}
     if metric == "brier":
-        return paired_bootstrap(b.brier, p.brier, **options)
-    columns = ([b.confidence, b.right], [p.confidence, p.right])
-    return paired_bootstrap_statistic(*columns, BINNED_METRICS[metric], **options)
+        return paired_bootstrap(b.brier, p.brier, n_resamples=s.n_resamples, confidence_level=level, seed=s.seed)
+    return _binned_bootstrap(base, post, metric, s).test(level)
 
 
 def calibration_tables(runs: RunSet) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -77,9 +77,12 @@ def item_brier(probabilities: np.ndarray, correct: np.ndarray, *, several_true: 
     return float(np.sum((probabilities - correct) ** 2))
 
 
-def _bin_sums(confidence: np.ndarray, right: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per equal-mass bin of confidence (last axis: items): item count, summed confidence, summed rightness."""
-    order = np.argsort(confidence, axis=-1, kind="stable")
+def _bin_sums(
+    confidence: np.ndarray, right: np.ndarray, bins: int, key: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per equal-mass bin of confidence (last axis: items): item count, summed confidence, summed rightness.
+    ``key``: the confidences' dense ranks, which sort the same and faster (:func:`on_ranks`)."""
+    order = np.argsort(confidence if key is None else key, axis=-1, kind="stable")
     sorted_confidence = np.take_along_axis(confidence, order, axis=-1)
     sorted_right = np.take_along_axis(np.broadcast_to(right, confidence.shape), order, axis=-1)
     n = confidence.shape[-1]
@@ -92,15 +95,17 @@ def _bin_sums(confidence: np.ndarray, right: np.ndarray, bins: int) -> tuple[np.
     return np.diff(edges).astype(float), per_bin(sorted_confidence), per_bin(sorted_right)
 
 
-def ece(confidence: np.ndarray, right: np.ndarray, bins: int = BINS) -> np.ndarray:
+def ece(confidence: np.ndarray, right: np.ndarray, bins: int = BINS, key: np.ndarray | None = None) -> np.ndarray:
     """Top-label ECE over ``bins`` equal-mass bins (see the module docstring); over the last axis."""
-    counts, confidence_sums, right_sums = _bin_sums(confidence, right, bins)
+    counts, confidence_sums, right_sums = _bin_sums(confidence, right, bins, key)
     return np.abs(confidence_sums - right_sums).sum(axis=-1) / counts.sum()
 
 
-def ece_debiased(confidence: np.ndarray, right: np.ndarray, bins: int = BINS) -> np.ndarray:
+def ece_debiased(
+    confidence: np.ndarray, right: np.ndarray, bins: int = BINS, key: np.ndarray | None = None
+) -> np.ndarray:
     """Debiased squared-error calibration error, square-rooted (see the module docstring); over the last axis."""
-    counts, confidence_sums, right_sums = _bin_sums(confidence, right, bins)
+    counts, confidence_sums, right_sums = _bin_sums(confidence, right, bins, key)
     size = np.maximum(counts, 1)
     mean_confidence, accuracy = confidence_sums / size, right_sums / size
     noise = np.where(counts > 1, accuracy * (1 - accuracy) / np.maximum(counts - 1, 1), 0.0)
@@ -108,10 +113,12 @@ def ece_debiased(confidence: np.ndarray, right: np.ndarray, bins: int = BINS) ->
     return np.sqrt(np.maximum(squared, 0.0))
 
 
-def selective_accuracy(confidence: np.ndarray, right: np.ndarray, share: float = SELECTIVE_SHARE) -> np.ndarray:
+def selective_accuracy(
+    confidence: np.ndarray, right: np.ndarray, share: float = SELECTIVE_SHARE, key: np.ndarray | None = None
+) -> np.ndarray:
     """Accuracy on the ``share`` most confident items (at least one); over the last axis."""
     kept = max(1, math.ceil(share * confidence.shape[-1]))
-    order = np.argsort(-confidence, axis=-1, kind="stable")[..., :kept]
+    order = np.argsort(-(confidence if key is None else key), axis=-1, kind="stable")[..., :kept]
     return np.take_along_axis(np.broadcast_to(right, confidence.shape), order, axis=-1).mean(axis=-1)
 
 
@@ -121,6 +128,27 @@ BINNED_METRICS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "ece_debiased": ece_debiased,
     "selective_acc_10": selective_accuracy,
 }
+
+
+def rank_encoded(*confidences: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The distinct confidences of all ``confidences`` in ascending order, and each array as dense ranks into
+    them: equal confidences share a rank, so ranks sort exactly as the confidences do, ties included."""
+    table, ranks = np.unique(np.concatenate(confidences), return_inverse=True)
+    return table, np.split(ranks.astype(float), np.cumsum([c.size for c in confidences])[:-1])
+
+
+def on_ranks(metric: Callable[..., np.ndarray], table: np.ndarray) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """``metric`` of items given as dense ranks of their confidence (:func:`rank_encoded`): the same values, with
+    the bootstrap's many sorts done on small integers (NumPy's radix sort) instead of floats."""
+    dtype = np.int16 if table.size <= np.iinfo(np.int16).max else np.int32
+
+    def ranked(rank: np.ndarray, right: np.ndarray) -> np.ndarray:
+        key = rank.astype(dtype)
+        return metric(table[key], right, key=key)
+
+    return ranked
+
+
 # Every calibration metric, Brier first (the mean of a per-item value), then the binned ones; named in words in
 # :data:`.tasks.CALIBRATION_METRIC_LABELS`.
 CALIBRATION_METRICS = ("brier", *BINNED_METRICS)

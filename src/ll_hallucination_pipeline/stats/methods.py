@@ -11,10 +11,12 @@ detectable change where no change can be detected) is NaN.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -164,51 +166,75 @@ def paired_bootstrap(
     return BootstrapTest(interval, float(pvalue))
 
 
-def paired_bootstrap_statistic(
+@dataclass(frozen=True)
+class StatisticBootstrap:
+    """The resamples of a paired bootstrap of ``statistic(*post) − statistic(*base)``, drawn once: its test at any
+    confidence level comes from the same resamples (scipy's ``bootstrap_result``), so a Bonferroni level costs only
+    the jackknife, and gives what a fresh bootstrap with the same seed would."""
+
+    columns: tuple[np.ndarray, ...]
+    split: int
+    statistic: Callable[..., np.ndarray]
+    observed: float
+    result: Any  # scipy's BootstrapResult, None where post equals base
+
+    def difference(self, *resampled: np.ndarray, axis: int = -1) -> np.ndarray:
+        moved = [np.moveaxis(c, axis, -1) for c in resampled]
+        return self.statistic(*moved[self.split :]) - self.statistic(*moved[: self.split])
+
+    def test(self, confidence_level: float) -> BootstrapTest:
+        """The BCa interval at ``confidence_level`` and the two-sided p-value (:func:`paired_bootstrap`'s)."""
+        from scipy.stats import bootstrap
+
+        n = self.columns[0].size
+        if self.result is None:
+            return BootstrapTest(_collapsed(self.observed, n, "paired BCa"), 1.0)
+        distribution = self.result.bootstrap_distribution
+        if _no_spread(distribution):
+            return BootstrapTest(
+                _collapsed(self.observed, n, "paired BCa"), 1.0 if abs(self.observed) <= 1e-12 else 0.0
+            )
+        with warnings.catch_warnings():  # a binned statistic's jackknife may not vary: BCa is then undefined
+            warnings.simplefilter("ignore")
+            result = bootstrap(
+                self.columns, self.difference, paired=True, vectorized=True, n_resamples=0, method="BCa",
+                confidence_level=_check_level(confidence_level), bootstrap_result=self.result,
+            )  # fmt: skip
+        pvalue = (1 + np.sum(np.abs(distribution - self.observed) >= abs(self.observed))) / (distribution.size + 1)
+        low, high, method = float(result.confidence_interval.low), float(result.confidence_interval.high), "paired BCa"
+        if not (math.isfinite(low) and math.isfinite(high)):
+            tail = 50 * (1 - confidence_level)
+            low, high = (float(x) for x in np.percentile(distribution, [tail, 100 - tail]))
+            method = "paired percentile (BCa undefined)"
+        return BootstrapTest(Interval(self.observed, low, high, n, method, float(result.standard_error)), float(pvalue))
+
+
+def statistic_bootstrap(
     base: Sequence[ArrayLike],
     post: Sequence[ArrayLike],
     statistic: Callable[..., np.ndarray],
     *,
     n_resamples: int = 10_000,
-    confidence_level: float = 0.95,
     seed: int | np.random.Generator = 0,
-) -> BootstrapTest:
-    """Paired BCa bootstrap of ``statistic(*post) − statistic(*base)`` for a statistic of several per-item columns
-    (confidence and rightness, for a calibration error) that is not a mean: items are resampled together across
-    both models and all columns. ``statistic`` reduces the last axis. The p-value is :func:`paired_bootstrap`'s.
-    """
+) -> StatisticBootstrap:
+    """Resample items together across both models and all columns (confidence and rightness, for a calibration
+    error), for a statistic that is not a mean; ``statistic`` reduces the last axis."""
     columns = checked(*base, *post)
     split = len(base)
     observed = float(statistic(*columns[split:]) - statistic(*columns[:split]))
+    drawn = StatisticBootstrap(tuple(columns), split, statistic, observed, None)
     if all(np.array_equal(b, p) for b, p in zip(columns[:split], columns[split:], strict=True)):
-        return BootstrapTest(_collapsed(observed, columns[0].size, "paired BCa"), 1.0)
+        return drawn
+    from scipy.stats import bootstrap
 
-    def difference(*resampled: np.ndarray, axis: int = -1) -> np.ndarray:
-        moved = [np.moveaxis(c, axis, -1) for c in resampled]
-        return statistic(*moved[split:]) - statistic(*moved[:split])
-
-    with warnings.catch_warnings():  # a binned statistic's jackknife may not vary: BCa is then undefined
-        warnings.simplefilter("ignore")
-        result = _bca(
-            tuple(columns),
-            difference,
-            n_resamples=n_resamples,
-            confidence_level=confidence_level,
-            seed=seed,
-            paired=True,
-        )
-    distribution = result.bootstrap_distribution
-    if _no_spread(distribution):
-        collapsed = _collapsed(observed, columns[0].size, "paired BCa")
-        return BootstrapTest(collapsed, 1.0 if abs(observed) <= 1e-12 else 0.0)
-    pvalue = (1 + np.sum(np.abs(distribution - observed) >= abs(observed))) / (distribution.size + 1)
-    low, high, method = float(result.confidence_interval.low), float(result.confidence_interval.high), "paired BCa"
-    if not (math.isfinite(low) and math.isfinite(high)):
-        tail = 50 * (1 - confidence_level)
-        low, high = (float(x) for x in np.percentile(distribution, [tail, 100 - tail]))
-        method = "paired percentile (BCa undefined)"
-    interval = Interval(observed, low, high, columns[0].size, method, float(result.standard_error))
-    return BootstrapTest(interval, float(pvalue))
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be >= 1; got {n_resamples}")
+    # The percentile method draws the same resamples as BCa without its jackknife, which test() runs per level.
+    result = bootstrap(
+        tuple(columns), drawn.difference, paired=True, vectorized=True, n_resamples=n_resamples, method="percentile",
+        rng=np.random.default_rng(seed),
+    )  # fmt: skip
+    return dataclasses.replace(drawn, result=result)
 
 
 def paired_standard_error(base: ArrayLike, post: ArrayLike) -> float:
