@@ -113,7 +113,7 @@ def tradeoff_scatter(
 
 RELIABILITY_TITLE = "Reliability: confidence in the preferred choice against how often it is right (equal-mass bins)"
 # Confidence runs on a logit axis: equal-mass bins crowd into 0.9-1.0, which it spreads out (0.9, 0.99, 0.999).
-CONFIDENCE_TICKS = (0.1, 0.25, 0.5, 0.75, 0.9, 0.97, 0.99, 0.997, 0.999)
+CONFIDENCE_TICKS = (0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.97, 0.99, 0.997, 0.999, 0.9999, 0.99999, 0.999999)
 
 
 def _right_means(task: str) -> str:
@@ -135,9 +135,11 @@ def _wilson(rows: pd.DataFrame) -> tuple[list[float], list[float]]:
 def _reliability_panel(curve: object, counts: object, bins: pd.DataFrame) -> None:
     """Each model's bins with their intervals over the diagonal (``curve``), its items per bin below (``counts``)."""
     import numpy as np
+    from scipy.special import expit, logit
 
-    low = max(1e-3, min(0.1, float(bins["mean_confidence"].min()) / 2))
-    high = 1 - min(1e-3, (1 - float(bins["mean_confidence"].max())) / 2 or 1e-3)
+    # Half a logit unit of margin on each side, so no point or interval is cut by the frame.
+    confidence = bins["mean_confidence"].clip(1e-7, 1 - 1e-7)
+    low, high = float(expit(logit(confidence.min()) - 0.5)), float(expit(logit(confidence.max()) + 0.5))
     grid = np.linspace(low, high, 200)
     curve.plot(grid, grid, color="0.6", lw=0.8, ls="--", label="calibrated")  # type: ignore[attr-defined]
     models = list(dict.fromkeys(bins["model"]))
