@@ -10,6 +10,7 @@ On the GPU machine, from the repo root, with the wheels installed (`bench/gpu_st
     python3 bench/gpu_study.py study DIR           # README command 1 with MODEL_PATH=DIR (STUDY_RECIPE, default
                                                    # alpaca_10k_fast; STUDY_DATA, default .bench/data;
                                                    # BENCH_CARD_GIB=23: another process leaves a 24 GB card)
+    python3 bench/gpu_study.py baseline DIR        # ours' evaluation pass: the evaluate_baseline job, MODEL_PATH=DIR
     python3 bench/gpu_study.py runbook-eval DIR    # the runbook way: lm_eval --model hf on an NF4 copy, one pass
                                                    # per task, each timed from process start
     python3 bench/gpu_study.py runbook-train DIR N # the runbook's recipe as written, N steps (trl's SFTTrainer)
@@ -97,11 +98,11 @@ class GpuMemory:
         return {index: round(mib / 1024, 2) for index, mib in sorted(self.peak.items())}
 
 
-def write_config(workdir: Path, recipe: str, data_dir: Path, recipes_dir: Path = REPO / "configs") -> None:
+def write_config(workdir: Path, recipe: str | None, data_dir: Path, recipes_dir: Path = REPO / "configs") -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     config = {
         "data": {"source": "local", "local_dir": str(data_dir)},
-        "qlora": {"recipes": [recipe], "recipes_dir": str(recipes_dir)},
+        "qlora": {"recipes": [recipe] if recipe else [], "recipes_dir": str(recipes_dir)},
     }
     (workdir / "config.yaml").write_text(json.dumps(config, indent=2))
 
@@ -186,6 +187,18 @@ def study(model_dir: Path) -> None:
         shutil.copy(workdir / name, OUT / f"study-{Path(name).parent.name}-{Path(name).name}")
     for log in [workdir / "snakemake.out", *(workdir / "logs").rglob("evaluate_*.log")]:  # each job's timeline
         shutil.copy(log, OUT / f"study-{log.relative_to(workdir).as_posix().replace('/', '-')}")
+
+
+def baseline(model_dir: Path) -> None:
+    """Ours' evaluation pass as users run it: the evaluate_baseline job (both tasks, every seed, from its process
+    start) of `snakemake evals/baseline/summary.csv` with MODEL_PATH, in a fresh workdir."""
+    workdir = WORK / "baseline"
+    shutil.rmtree(workdir, ignore_errors=True)
+    write_config(workdir, None, DATA)
+    env = {"MODEL_PATH": str(model_dir)}
+    wall = snakemake(workdir, "evals/baseline/summary.csv", "--cores", "all", "--resources", "gpu=1", env=env)
+    times, loads = rule_times(workdir), load_seconds(workdir)
+    record({"phase": "baseline", "wall_seconds": wall, "rules": times, "model_loads": loads})
 
 
 def runbook_workdir(steps: int) -> Path:
@@ -326,6 +339,8 @@ if __name__ == "__main__":
         build_checkpoint(args[0], Path(args[1]))
     elif phase == "study":
         study(Path(args[0]))
+    elif phase == "baseline":
+        baseline(Path(args[0]))
     elif phase == "runbook-eval":
         runbook_eval(Path(args[0]))
     elif phase == "runbook-train":
