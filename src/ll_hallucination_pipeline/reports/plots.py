@@ -116,6 +116,19 @@ RELIABILITY_TITLE = "Reliability: confidence in the preferred choice against how
 CONFIDENCE_TICKS = (0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.97, 0.99, 0.997, 0.999, 0.9999, 0.99999, 0.999999)
 
 
+def _spaced_ticks(low: float, high: float, most: int = 7) -> list[float]:
+    """The confidence ticks inside (low, high), at least a seventh of the axis's logit span apart, so their labels
+    never run into each other."""
+    from scipy.special import logit
+
+    gap = (logit(high) - logit(low)) / most
+    ticks: list[float] = []
+    for tick in CONFIDENCE_TICKS:
+        if low <= tick <= high and (not ticks or logit(tick) - logit(ticks[-1]) >= gap):
+            ticks.append(tick)
+    return ticks
+
+
 def _right_means(task: str) -> str:
     """What a bin's y value counts for ``task``."""
     if get_task(task).several_true:
@@ -151,11 +164,12 @@ def _reliability_panel(curve: object, counts: object, bins: pd.DataFrame) -> Non
         # Stems side by side, each model's a little apart in logit space, so equal bins do not hide each other.
         x = 1 / (1 + np.exp(-(np.log(rows["mean_confidence"] / (1 - rows["mean_confidence"])) + 0.04 * n)))
         counts.vlines(x, 0, rows["n_items"], color=color, lw=2)  # type: ignore[attr-defined]
+    ticks = _spaced_ticks(low, high)
     for ax in (curve, counts):
         ax.set_xscale("logit")  # type: ignore[attr-defined]
         ax.set_xlim(low, high)  # type: ignore[attr-defined]
-        ax.set_xticks([t for t in CONFIDENCE_TICKS if low <= t <= high], minor=False)  # type: ignore[attr-defined]
-        ax.set_xticklabels([f"{t:g}" for t in CONFIDENCE_TICKS if low <= t <= high], fontsize=7)  # type: ignore[attr-defined]
+        ax.set_xticks(ticks, minor=False)  # type: ignore[attr-defined]
+        ax.set_xticklabels([f"{t:g}" for t in ticks], fontsize=7)  # type: ignore[attr-defined]
         ax.minorticks_off()  # type: ignore[attr-defined]
     curve.set_ylim(-0.04, 1.04)  # type: ignore[attr-defined]
     curve.set_ylabel("share of the bin whose top choice is right")  # type: ignore[attr-defined]
