@@ -12,6 +12,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "eval_card_template",
             "experiment_matrix",
             "generated_markdown",
+            "heading",
             "manifest",
             "markdown_table",
             "qualitative",

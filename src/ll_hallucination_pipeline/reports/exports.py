@@ -31,6 +31,11 @@ CARD_TEMPLATE = """# Eval card: {stage}
 """
 
 
+def heading(title: str, underline: str = "-") -> list[str]:
+    """A reStructuredText section title (the front page's), as lines, with the blank line after it."""
+    return [title, underline * len(title), ""]
+
+
 def markdown_table(frame: pd.DataFrame) -> str:
     """A GitHub-style table without extra dependencies (stable bytes)."""
     header = "| " + " | ".join(map(str, frame.columns)) + " |"

@@ -11,6 +11,7 @@ import pandas as pd
 from ..inference import CATEGORIES
 from ..stats import StatsSettings
 from ..tasks import get_task
+from .exports import heading
 
 MIX_FIGURE_TITLE = "Test delta per knowledge category of the test items, against the mix's Unknown share"
 CURVE_FIGURE_TITLE = "Share of fine-tuning examples fitted, per knowledge category (dashed: held-out accuracy)"
@@ -112,7 +113,7 @@ def knowledge_lines(by_category: pd.DataFrame, fit: pd.DataFrame, s: StatsSettin
     """The front page's section: per mix and task, how the delta on each category of test items moved, and the
     linear model's cost of fitted Unknown examples."""
     title = "Which fine-tuning examples cause hallucination"
-    lines = [title, "-" * len(title), ""]
+    lines = heading(title)
     lines += [
         "Each test item and fine-tuning example carries the base model's knowledge category (SliCK, "
         "``evals/knowledge/``); each mix trains on the same number of examples with a different Unknown share. "

@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..stats import StatsSettings
 from ..tasks import get_task
+from .exports import heading
 
 ROLE_ORDER = {"knowledge": 0, "truthfulness": 1}
 ABSTENTION = ("declined", "empty")
@@ -50,7 +51,7 @@ def verdict_lines(tests: pd.DataFrame, s: StatsSettings) -> list[str]:
     """The verdict per adapter (one line each), over each task's whole items, on the adapters' own rows."""
     rows = tests[(tests["level"] == "training seed") & (tests["family"] != "per category")]
     title = "Verdict"
-    lines = [title, "-" * len(title), ""]
+    lines = heading(title)
     for adapter, mine in rows.groupby("adapter", sort=True):
         confirmatory = mine[mine["family"] == "confirmatory"].copy()
         confirmatory["order"] = [ROLE_ORDER[get_task(t).role] for t in confirmatory["task"]]

@@ -16,6 +16,7 @@ from ..reports import (
     experiment_matrix,
     front_page,
     generated_markdown,
+    heading,
     knowledge_lines,
     manifest,
     markdown_table,
@@ -163,7 +164,7 @@ def write_front_page(
     extra = []
     other_base = named_other_base(Path(external_adapter[0]), Path(external_adapter[1])) if external_adapter[0] else None
     if other_base:
-        extra += ["Adapters from elsewhere", "-" * 23, "", f"**Note:** {other_base}.", ""]
+        extra += [*heading("Adapters from elsewhere"), f"**Note:** {other_base}.", ""]
     if knowledge:
         mixes = pd.read_csv(knowledge[0])[["adapter", "unknown_fraction"]].drop_duplicates()
         extra = knowledge_lines(category_tests(tests, mixes), pd.read_csv(knowledge[1]), settings)
