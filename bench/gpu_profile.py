@@ -1,10 +1,12 @@
 """Where one evaluation job's time goes, through the package's public API: a Python profile of the whole job
 (lm-eval's request building, our batching and masks, the forwards), then a torch profile of its GPU kernels.
 
-Figures in bench/RESULTS.md: 'scorer throughput by the task's place in one process' and 'passes after the shards'.
+Figures in bench/RESULTS.md: 'scorer throughput by the task's place in one process', 'passes after the shards' and
+'where a decode step's time goes'.
 
 On the GPU machine, from the repo root, after `bash bench/gpu_study.sh install .whl-study`:
-    bash bench/gpu_study.sh profile MODEL_DIR TASK [ADAPTER_DIR]   (TASK: arc_easy or truthfulqa_mc2)
+    bash bench/gpu_study.sh profile MODEL_DIR TASK [ADAPTER_DIR]   (TASK: arc_easy, truthfulqa_mc2, truthfulqa_gen,
+                                                                   nq_open; PROFILE_LIMIT=N items, GEN_TOKS=N)
     bash bench/gpu_study.sh profile MODEL_DIR passes TASK [TASK ...]   (unprofiled, one process, in order)
 MODEL_DIR is a checkpoint (e.g. the study's bf16 one), ADAPTER_DIR one of its adapters (e.g. the study's);
 the tasks' data files come from the study's workdir (made there first where missing). ``passes`` shows what a
@@ -20,6 +22,7 @@ import json
 import pstats
 import shutil
 import sys
+import os
 import time
 from pathlib import Path
 
@@ -36,7 +39,16 @@ def evaluate_once(
 
     out_dir = WORK / "profile" / name
     shutil.rmtree(out_dir, ignore_errors=True)
-    request = EvalRequest(task, 0, WORK / "study" / task_data_file(task), out_dir / "run")
+    limit = int(os.environ["PROFILE_LIMIT"]) if "PROFILE_LIMIT" in os.environ else None
+    request = EvalRequest(
+        task,
+        0,
+        WORK / "study" / task_data_file(task),
+        out_dir / "run",
+        limit=limit,
+        draft=limit is not None,
+        max_gen_toks=int(os.environ.get("GEN_TOKS", "256")),
+    )
     start = time.perf_counter()
     evaluate_jobs(
         [request],
@@ -52,11 +64,10 @@ def evaluate_once(
     return {"wall_seconds": round(time.perf_counter() - start, 1), **scoring}
 
 
-def passes(model_dir: Path, tasks: list[str]) -> None:
-    """Each task evaluated in turn in this one process, unprofiled: its first pass pays CUDA's warm-up."""
+def prepare(model_dir: Path, tasks: list[str]) -> None:
+    """The tasks' data files, prepared by the DAG in the study's workdir where missing."""
     from gpu_study import DATA, snakemake, write_config
 
-    from ll_hallucination_pipeline.models.weights_hash import weights_sha256
     from ll_hallucination_pipeline.tasks.registry import task_data_file
 
     workdir = WORK / "study"
@@ -65,6 +76,13 @@ def passes(model_dir: Path, tasks: list[str]) -> None:
         snakemake(
             workdir, *{task_data_file(task) for task in tasks}, "--cores", "all", env={"MODEL_PATH": str(model_dir)}
         )
+
+
+def passes(model_dir: Path, tasks: list[str]) -> None:
+    """Each task evaluated in turn in this one process, unprofiled: its first pass pays CUDA's warm-up."""
+    from ll_hallucination_pipeline.models.weights_hash import weights_sha256
+
+    prepare(model_dir, tasks)
     model_sha256 = weights_sha256(model_dir)  # once, as the DAG's hash_base_model rule does
     for n, task in enumerate(tasks):
         scoring = evaluate_once(model_dir, task, f"pass{n}", None, model_sha256)
@@ -76,6 +94,7 @@ def main(model_dir: Path, task: str, adapter_dir: Path | None = None) -> None:
     from torch.profiler import ProfilerActivity, profile
 
     OUT.mkdir(parents=True, exist_ok=True)
+    prepare(model_dir, [task])
     python_profile = cProfile.Profile()
     python_profile.enable()
     first = evaluate_once(model_dir, task, "python", adapter_dir)
@@ -89,9 +108,13 @@ def main(model_dir: Path, task: str, adapter_dir: Path | None = None) -> None:
 
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as kernels:
         second = evaluate_once(model_dir, task, "torch", adapter_dir)
-    table = kernels.key_averages().table(sort_by="cuda_time_total", row_limit=30)
+    averages = kernels.key_averages()
+    table = averages.table(sort_by="cuda_time_total", row_limit=30)
+    table += "\n" + averages.table(sort_by="self_cpu_time_total", row_limit=30)
     (OUT / f"profile-torch-{label}.txt").write_text(table)
-    record({"phase": "profile_torch", "run": label, **second})
+    # Host syncs: each makes the CPU wait for the GPU (a decode step's stop check reads its tokens back).
+    syncs = {e.key: e.count for e in averages if e.key in ("cudaStreamSynchronize", "aten::item", "cudaMemcpyAsync")}
+    record({"phase": "profile_torch", "run": label, "host_syncs": syncs, **second})
     print(table)
     torch.cuda.synchronize()
 
