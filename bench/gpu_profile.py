@@ -19,10 +19,10 @@ from __future__ import annotations
 import cProfile
 import io
 import json
+import os
 import pstats
 import shutil
 import sys
-import os
 import time
 from pathlib import Path
 
