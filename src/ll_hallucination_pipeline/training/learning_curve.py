@@ -67,21 +67,18 @@ class LearningCurve(TrainerCallback):
         self.sets = {"train": train, "heldout": heldout}
         self.points = points
         self.log_file = log_file
-        self.steps: list[int] = []
+        self.steps: set[int] = set()  # the steps still to take a point at
         self.seconds = 0.0
 
-    def _taken(self) -> set[int]:
-        if not self.log_file.exists():
-            return set()
-        return {json.loads(line)["step"] for line in self.log_file.read_text().splitlines()}
-
     def on_train_begin(self, args, state, control, model=None, **kwargs):  # noqa: ANN001, ANN201
-        self.steps = curve_steps(state.max_steps, self.points)
-        if state.global_step == 0 and 0 not in self._taken():
+        # The log is read once: points taken before a resumption are not taken again.
+        taken = self.log_file.read_text().splitlines() if self.log_file.exists() else []
+        self.steps = set(curve_steps(state.max_steps, self.points)) - {json.loads(line)["step"] for line in taken}
+        if state.global_step == 0 and 0 in self.steps:
             self._take(model, 0)
 
     def on_step_end(self, args, state, control, model=None, **kwargs):  # noqa: ANN001, ANN201
-        if state.global_step in self.steps and state.global_step not in self._taken():
+        if state.global_step in self.steps:
             self._take(model, state.global_step)
 
     def _take(self, model: Any, step: int) -> None:
@@ -104,6 +101,7 @@ class LearningCurve(TrainerCallback):
                     rows.append({"step": step, "split": split, "category": record["category"], "fitted": fitted})
         model.train(was_training)
         self.seconds += time.perf_counter() - start
+        self.steps.discard(step)
         with open(self.log_file, "a", encoding="utf-8") as handle:
             handle.writelines(json.dumps(row) + "\n" for row in rows)
 
