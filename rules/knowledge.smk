@@ -17,12 +17,29 @@ rule probe_knowledge:
     resources:
         gpu=1,
     params:
+        kind=lambda wildcards: PROBE_SETS[wildcards.probe_set].kind,
         settings=config["knowledge"]["probe"],
         quantization=QUANTIZATION,
         cache_dir=EVAL["cache_dir"],
         token_budget=EVAL["token_budget"],
     script:
         "../workflow/scripts/probe_knowledge.py"
+
+
+rule split_question_pool:
+    input:
+        get_pool_data_sets,
+    output:
+        pool="data/{pool}.jsonl",
+        exemplars="data/{pool}_exemplars.jsonl",
+    log:
+        "logs/split_question_pool/{pool}.log",
+    benchmark:
+        "benchmarks/split_question_pool/{pool}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../workflow/scripts/split_question_pool.py"
 
 
 rule select_knowledge_mix:

@@ -12,6 +12,12 @@ from ll_hallucination_pipeline.training import checked_records, read_records
 def data_source(dataset):
     """Local file a dataset is copied from, or None to download it from the hub."""
     source, local_dir = config["data"]["source"], config["data"]["local_dir"]
+    local = Path(local_dir) / get_data_set(dataset).local_file
+    if get_data_set(dataset).hub is None and (source == "hub" or not local.is_file()):
+        raise PipelineInputError(
+            f"{dataset} has no copy on the Hugging Face hub; set data.local_dir to a directory holding "
+            f"{get_data_set(dataset).local_file} (the shared/data layout) and data.source to local or auto"
+        )
     if source == "hub":
         return None
     if (

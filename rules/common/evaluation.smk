@@ -134,6 +134,11 @@ def get_probe_items(wildcards):
     return f"data/{PROBE_SETS[wildcards.probe_set].data}.jsonl"
 
 
+def get_pool_data_sets(wildcards):
+    """The prepared data sets a question pool is made of, in order."""
+    return [f"data/{name}.jsonl" for name in QUESTION_POOLS[wildcards.pool]]
+
+
 def get_probe_exemplars(wildcards):
     """The split set aside for the probe's few-shot exemplars."""
     return f"data/{PROBE_SETS[wildcards.probe_set].exemplars}.jsonl"

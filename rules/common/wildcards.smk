@@ -1,5 +1,5 @@
 # Each wildcard takes only the values the config and recipes name.
-from ll_hallucination_pipeline.tasks import DATA_SETS
+from ll_hallucination_pipeline.tasks import DATA_SETS, QUESTION_POOLS
 
 
 wildcard_constraints:
@@ -12,3 +12,4 @@ wildcard_constraints:
     adapter="|".join(ADAPTERS) or "^$",
     precision="bf16|merged",
     probe_set="|".join(PROBED_SETS) or "^$",
+    pool="|".join(QUESTION_POOLS),

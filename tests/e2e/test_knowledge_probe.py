@@ -1,22 +1,30 @@
 """The knowledge probe through the real DAG on the embedded model: a train pool and a test split categorized, the
-counts adding up, nothing to do on a re-run, a changed probe setting making the probe stale and nothing else; and
-its answers against lm-eval's own hf backend asked the same prompts."""
+counts adding up, nothing to do on a re-run, a changed probe setting making the probe stale and nothing else; its
+answers against lm-eval's own hf backend asked the same prompts, on multiple choice and on short answers."""
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from ll_hallucination_pipeline.inference.evaluate import build_lm
+from ll_hallucination_pipeline.inference.generation import Sampling
 from ll_hallucination_pipeline.inference.knowledge import (
     CATEGORIES,
     ProbeSettings,
     arc_choice_item,
+    exemplar_sets,
+    few_shot_prefixes,
     multiple_choice_knowledge,
+    nq_open_item,
+    nq_open_task,
     probe_rows,
+    short_answer_right,
 )
 from ll_hallucination_pipeline.models.quantization import QuantizationSettings
 from ll_hallucination_pipeline.tasks.data import read_jsonl
@@ -87,3 +95,103 @@ def test_categories_equal_an_independent_computation_from_lm_eval_hf(converted_m
         scores = [[choice[0][0] for choice in r["resps"]] for r in by_prompt]
         hf = multiple_choice_knowledge(scores, arc_choice_item(doc).correct, settings, item=n)
         assert (row["category"], row["sampled_right"]) == (hf.category(settings.alpha), sum(hf.sampled_right)), n
+
+
+# Questions the embedded model answers right under nq_open's prompt, beside real EfficientQA ones it does not know:
+# so exact match is exercised on right answers too ("Paris." and "The Pacific Ocean" normalised as lm-eval does).
+EASY_QUESTIONS = [
+    {"question": "what is the capital city of france", "answer": ["Paris"]},
+    {"question": "what is the largest ocean on earth", "answer": ["Pacific Ocean", "the Pacific"]},
+    {"question": "how many days are there in a week", "answer": ["seven", "7"]},
+]
+
+
+def _short_answer_pool(shared_data: Path, tiny_data: Path, out: Path) -> Path:
+    """The tiny data directory with an EfficientQA pool of 33 dev questions (32 set aside for exemplars) and a test
+    file of three easy questions and three real ones."""
+    shutil.copytree(tiny_data, out)
+    folder = out / "nq_open"
+    dev = (shared_data / "nq_open/efficientqa_dev.jsonl").read_text().splitlines(keepends=True)[:33]
+    test = (shared_data / "nq_open/efficientqa_test.jsonl").read_text().splitlines(keepends=True)[:3]
+    (folder / "efficientqa_dev.jsonl").write_text("".join(dev))
+    easy = "".join(json.dumps(q) + "\n" for q in EASY_QUESTIONS)
+    (folder / "efficientqa_test.jsonl").write_text(easy + "".join(test))
+    return out
+
+
+def _nq_prompt_tasks(items_file: Path, exemplars: list[dict], settings: ProbeSettings, tasks_dir: Path) -> list[str]:
+    """The probe's K prompts as lm-eval's own nq_open task: per prompt, its exemplars (in order) as the few-shot
+    split, taken first-n, so lm-eval writes the prompt itself (description, delimiters, targets)."""
+    from ll_hallucination_pipeline.inference.evaluate import task_yaml
+
+    tasks_dir.mkdir(parents=True, exist_ok=True)
+    names = []
+    for n, picked in enumerate(exemplar_sets(len(exemplars), settings)):
+        shots = tasks_dir / f"shots_{n}.jsonl"
+        shots.write_text("".join(json.dumps(exemplars[i]) + "\n" for i in picked))
+        task = json.loads(task_yaml("nq_open", items_file))
+        task |= {
+            "task": f"nq_probe_{n}",
+            "tag": [],
+            "training_split": "train",
+            "dataset_kwargs": {"data_files": {"validation": str(items_file.resolve()), "train": str(shots)}},
+            "fewshot_config": {"sampler": "first_n"},
+            "num_fewshot": settings.shots,
+            "generation_kwargs": nq_open_task()["generation_kwargs"] | {"max_gen_toks": settings.max_new_tokens},
+        }
+        (tasks_dir / f"nq_probe_{n}.yaml").write_text(json.dumps(task))
+        names.append(f"nq_probe_{n}")
+    return names
+
+
+def test_short_answers_equal_lm_eval_hf_and_samples_do_not_depend_on_batching(
+    converted_model: Path, shared_data: Path, tiny_data: Path, tmp_path: Path
+):
+    """The EfficientQA pool through the DAG (split, probe), then the probe's greedy answers against lm-eval's own
+    hf backend running nq_open with the same K exemplar sets: answers equal item for item, and the right counts
+    equal lm-eval's exact match. The samples of one prompt, drawn beside the greedy answer, are the same run in
+    one batch or one prompt at a time."""
+    settings = ProbeSettings(prompts=2, shots=4, samples=3)
+    data = _short_answer_pool(shared_data, tiny_data, tmp_path / "local")
+    write_config(
+        tmp_path,
+        data={"source": "local", "local_dir": str(data)},
+        knowledge={"sets": ["nq_open_pool"], "probe": {"prompts": 2, "samples": 3}},
+        qlora={"recipes": []},
+    )
+    target = "evals/knowledge/nq_open_pool/counts.csv"
+    env = {"MODEL_PATH": str(converted_model)}
+    done = run_snakemake(tmp_path, target, "--cores", "all", "--resources", "gpu=1", env=env)
+    assert done.returncode == 0, done.stdout[-4000:]
+    probed = pd.read_csv(tmp_path / "evals/knowledge/nq_open_pool/items.csv")
+    items = read_jsonl(tmp_path / "data/nq_open_pool.jsonl")
+    exemplars = read_jsonl(tmp_path / "data/nq_open_pool_exemplars.jsonl")
+    assert len(probed) == len(items) == 7 and len(exemplars) == 32 and probed["sampled_right"].between(0, 6).all()
+
+    lm = build_lm(converted_model, FP32, cache_dir=tmp_path / "cache", token_budget=4096)
+    ours = probe_rows(lm, items, exemplars, settings, kind="short_answer")
+    names = _nq_prompt_tasks(tmp_path / "data/nq_open_pool.jsonl", exemplars, settings, tmp_path / "tasks")
+    ref_dir = run_lm_eval_hf(f"pretrained={converted_model}", names, tmp_path / "tasks", tmp_path / "hf")
+    hf_rows = {name: read_jsonl(next(ref_dir.rglob(f"samples_{name}_*.jsonl"))) for name in names}
+    task = nq_open_task()
+    shots = [(e.question, e.answers[0]) for e in map(nq_open_item, exemplars)]
+    prefixes = few_shot_prefixes(shots, settings, description=task["description"], delimiter=task["fewshot_delimiter"])
+    until = task["generation_kwargs"]["until"]
+    for prefix, name in zip(prefixes, names, strict=True):
+        contexts = [prefix + nq_open_item(doc).question for doc in items]
+        greedy = [answers[0] for answers in lm.sample_until(contexts, until, settings.max_new_tokens, Sampling())]
+        hf = sorted(hf_rows[name], key=lambda r: r["doc_id"])
+        assert [r["arguments"]["gen_args_0"]["arg_0"] for r in hf] == contexts
+        assert [r["filtered_resps"][0] for r in hf] == [answer.strip() for answer in greedy]
+        assert [short_answer_right(a, doc["answer"]) for a, doc in zip(greedy, items, strict=True)] == [
+            bool(r["exact_match"]) for r in hf
+        ]
+    by_doc = {name: {r["doc_id"]: r for r in rows} for name, rows in hf_rows.items()}
+    hf_right = [sum(int(by_doc[name][n]["exact_match"]) for name in names) for n in range(len(items))]
+    assert [row["greedy_right"] for row in ours] == hf_right and sum(hf_right) > 0
+
+    sampling = Sampling(settings.samples, settings.temperature, settings.seed)
+    contexts = [prefixes[0] + nq_open_item(doc).question for doc in items]
+    together = lm.sample_until(contexts, until, settings.max_new_tokens, sampling)
+    alone = build_lm(converted_model, FP32, cache_dir=tmp_path / "cache_alone", token_budget=256)
+    assert [alone.sample_until([c], until, settings.max_new_tokens, sampling)[0] for c in contexts] == together

@@ -12,6 +12,7 @@ with logged(snakemake.log[0], config=snakemake.config, gpus=snakemake.resources.
         recorded_weights_sha256(sm.input.model, sm.input.model_hash),
         (sm.input.questions, sm.input.exemplars),
         (sm.output.per_item, sm.output.counts),
+        kind=sm.params.kind,
         settings=sm.params.settings,
         quantization=sm.params.quantization,
         cache_dir=sm.params.cache_dir,

@@ -1,14 +1,17 @@
-"""Batched greedy generation on a loaded causal LM, as lm-eval's ``generate_until`` asks for it.
+"""Batched generation on a loaded causal LM: greedy, as lm-eval's ``generate_until`` asks for it, and sampled
+answers beside the greedy one for the knowledge probe.
 
 - A prefix every prompt opens with (``truthfulqa_gen``'s six-question primer) runs once; its key/value cache is
   copied for the rows that need it.
 - Prompts are prefilled in one forward per admission, rows right-padded, each row at its own positions under an
   attention mask, so a row sees exactly what it would see alone.
-- Then one token per row per step, chosen by argmax. Whether a row has stopped (an end-of-sequence token, or a
-  stop sequence inside its last token or across its last two) is computed on the device every step, with no copy
-  to the host. Every ``check_every`` steps the flagged rows are confirmed on the host (their text really holds a
-  stop sequence) and leave, their key/value cache rows dropped, and waiting prompts take their places
-  (continuous batching).
+- Where a prompt wants S samples too, its prefilled row is copied into 1 + S rows (the samples share the prompt's
+  prefill); row 0 decodes greedily, rows 1..S sample at a temperature (:class:`Sampling`).
+- Then one token per row per step, chosen by argmax (or sampled). Whether a row has stopped (an end-of-sequence
+  token, or a stop sequence inside its last token or across its last two) is computed on the device every step,
+  with no copy to the host. Every ``check_every`` steps the flagged rows are confirmed on the host (their text
+  really holds a stop sequence) and leave, their key/value cache rows dropped, and waiting prompts take their
+  places (continuous batching).
 
 A stop sequence spread over three or more tokens is never flagged on the device. Its row then runs on to
 ``max_new_tokens``: the text is the same, because the caller cuts it at the first stop sequence as lm-eval does;
@@ -18,6 +21,7 @@ only the time differs.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import time
@@ -89,6 +93,70 @@ class GenerationStats:
     out_of_memory: bool = False  # since then, rows come from the (halved) token budget
 
 
+@dataclass(frozen=True)
+class Sampling:
+    """``samples`` sampled answers beside each prompt's greedy one, at ``temperature``.
+
+    A sample's tokens are drawn by the Gumbel-max trick (argmax of logits / T plus Gumbel noise, which draws from
+    softmax(logits / T)) with noise hashed from (``seed``, the prompt, the sample's number, the position), so a
+    sample depends on neither the batch it ran in nor its row there, and a cached sample equals a fresh one.
+    """
+
+    samples: int = 0
+    temperature: float = 0.0
+    seed: int = 0
+
+    @property
+    def width(self) -> int:
+        """Rows per prompt: the greedy answer and the samples."""
+        return 1 + self.samples
+
+    def row_key(self, prompt: Sequence[int], row: int) -> int:
+        """Row ``row`` of ``prompt``'s noise key: -1 for the greedy row 0, else a 62-bit hash."""
+        if row == 0:
+            return -1
+        digest = hashlib.sha256(json.dumps([self.seed, list(prompt), row]).encode()).digest()
+        return int.from_bytes(digest[:8], "little") >> 2
+
+    def settings(self, row: int) -> dict[str, Any]:
+        """How row ``row``'s answer was decoded (part of its cache key; the greedy row shares greedy answers')."""
+        if row == 0:
+            return {"decoding": "greedy"}
+        return {"decoding": "sampled", "temperature": self.temperature, "seed": self.seed, "sample": row}
+
+
+GREEDY = Sampling()
+
+_MIX = (0x5851F42D4C957F2D, 0x14057B7EF767814F)  # odd multipliers below 2**63 (int64 products wrap)
+
+
+def gumbel_noise(keys: torch.Tensor, positions: torch.Tensor, vocab: int) -> torch.Tensor:
+    """Gumbel(0, 1) noise ``[rows, vocab]`` from a counter-based hash of (row key, position, token): the same
+    inputs give the same noise on any batch layout. Uniforms have 24 bits, in (0, 1)."""
+    import torch
+
+    z = (keys[:, None] ^ (positions[:, None] * _MIX[0])) + torch.arange(vocab, device=keys.device) * _MIX[1]
+    for shift, multiplier in ((29, _MIX[0]), (32, _MIX[1]), (29, None)):
+        z = z ^ ((z >> shift) & ((1 << (64 - shift)) - 1))  # a logical shift
+        if multiplier is not None:
+            z = z * multiplier
+    uniform = (((z >> 40) & 0xFFFFFF).float() + 0.5) * 2.0**-24
+    return -torch.log(-torch.log(uniform))
+
+
+def choose_tokens(
+    logits: torch.Tensor, keys: torch.Tensor | None, positions: torch.Tensor, temperature: float
+) -> torch.Tensor:
+    """Each row's next token: the argmax, or for a row with a key (>= 0) a draw from softmax(logits / T)."""
+    import torch
+
+    greedy = logits.argmax(-1)
+    if keys is None or temperature == 0:
+        return greedy
+    noisy = logits.float() / temperature + gumbel_noise(keys, positions, logits.shape[-1])
+    return torch.where(keys >= 0, noisy.argmax(-1), greedy)
+
+
 def _mask_from_valid(valid: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """Additive mask ``[rows, 1, 1, keys]`` letting each row's next token see its valid keys only."""
     import torch
@@ -104,7 +172,8 @@ def _cache_tensors(cache: Any) -> list[tuple[Any, str]]:
 @dataclass
 class _Rows:
     """The rows decoding together: their key/value cache, which of its columns each row may attend to, the next
-    position, last token and stop flag of each row, and the prompt each row answers."""
+    position, last token and stop flag of each row, its noise key (``None`` while all decode greedily) and the
+    answer each row writes (``prompt * width + row``)."""
 
     cache: Any
     valid: torch.Tensor  # [rows, columns] bool
@@ -112,6 +181,7 @@ class _Rows:
     token: torch.Tensor
     flagged: torch.Tensor
     owners: list[int]
+    keys: torch.Tensor | None = None
 
     def keep(self, kept: list[int]) -> None:
         """Keep the rows ``kept`` and drop the columns no kept row attends to."""
@@ -120,6 +190,7 @@ class _Rows:
         index = torch.tensor(kept, dtype=torch.long, device=self.token.device)
         self.valid, self.positions = self.valid[index], self.positions[index]
         self.token, self.flagged = self.token[index], self.flagged[index]
+        self.keys = None if self.keys is None else self.keys[index]
         self.owners = [self.owners[k] for k in kept]
         columns = self.valid.any(0).nonzero()[:, 0]
         self.valid = self.valid[:, columns]
@@ -145,13 +216,21 @@ class _Rows:
         self.positions = torch.cat([self.positions, other.positions])
         self.token = torch.cat([self.token, other.token])
         self.flagged = torch.cat([self.flagged, other.flagged])
+        self.keys = None if self.keys is None else torch.cat([self.keys, other.keys])
         self.owners += other.owners
 
 
 def _prefill(
-    decoder: Any, head: Any, prompts: Sequence[Sequence[int]], owners: list[int], prefix: tuple, tables: StopTables
+    decoder: Any,
+    head: Any,
+    prompts: Sequence[Sequence[int]],
+    owners: list[int],
+    prefix: tuple,
+    tables: StopTables,
+    sampling: Sampling,
 ) -> _Rows:
-    """Run ``prompts`` after their shared prefix (``(tokens, cache for these rows)``); their first answer tokens."""
+    """Run ``prompts`` (those of ``owners``) after their shared prefix (``(tokens, cache for these rows)``), copy
+    each into ``sampling.width`` rows, and choose their first answer tokens."""
     import torch
 
     device = head.weight.device
@@ -168,14 +247,25 @@ def _prefill(
         use_cache=True,
     )
     last = torch.tensor([len(r) - 1 for r in rest], device=device)
-    token = head(out.last_hidden_state[torch.arange(len(prompts), device=device), last]).argmax(-1)
+    logits = head(out.last_hidden_state[torch.arange(len(prompts), device=device), last])
     valid = torch.cat([torch.ones((len(prompts), start), dtype=torch.bool, device=device), segments >= 0], dim=1)
     positions = torch.tensor([len(p) for p in prompts], device=device)
+    keys = None
+    width = sampling.width
+    if width > 1:
+        index = torch.arange(len(prompts), device=device).repeat_interleave(width)
+        for layer, name in _cache_tensors(out.cache):
+            setattr(layer, name, getattr(layer, name)[index])
+        logits, valid, positions = logits[index], valid[index], positions[index]
+        rows = [(prompt, row) for prompt in prompts for row in range(width)]
+        keys = torch.tensor([sampling.row_key(prompt, row) for prompt, row in rows], device=device)
+    token = choose_tokens(logits, keys, positions, sampling.temperature)
     flagged = tables.stopped(torch.full_like(token, -1), token)
-    return _Rows(out.cache, valid, positions, token, flagged, list(owners))
+    rows_of = [owner * width + row for owner in owners for row in range(width)]
+    return _Rows(out.cache, valid, positions, token, flagged, rows_of, keys)
 
 
-def greedy_generate(
+def generate_rows(
     decoder: Any,
     head: Any,
     prompts: Sequence[Sequence[int]],
@@ -187,24 +277,28 @@ def greedy_generate(
     confirm: Callable[[list[int]], bool],
     stats: GenerationStats,
     answers: dict[int, list[int]],
+    sampling: Sampling = GREEDY,
     check_every: int = 8,
     progress: Progress | None = None,
 ) -> None:
-    """Greedy continuations of ``prompts`` (token ids), at most ``max_new_tokens`` each, into ``answers`` (prompt
-    index -> tokens), decoding up to ``rows`` rows at a time.
+    """Continuations of ``prompts`` (token ids), at most ``max_new_tokens`` each, into ``answers`` (answer ->
+    tokens, answer ``n * sampling.width + j``: prompt ``n``'s greedy one at ``j = 0``, its samples after),
+    decoding up to ``rows`` rows at a time.
 
     ``prefix_for(n)``: the tokens every prompt opens with and their key/value cache for ``n`` rows (or
     ``((), None)``). ``confirm(tokens)``: whether a row flagged by ``tables`` has really stopped. Every
     ``check_every`` steps finished rows leave and waiting prompts take their places (continuous batching), so the
-    rows stay full while answers of very different lengths finish; ``progress`` hears of the answers done then.
+    rows stay full while answers of very different lengths finish; ``progress`` hears of the prompts done then.
     An answer may run a few tokens past its stop: the caller cuts its text at the first stop sequence, as lm-eval
-    does.
+    does. A prompt whose answers are not all in ``answers`` runs again whole.
     """
     import torch
 
     dtype = decoder.get_input_embeddings().weight.dtype
+    width = sampling.width
+    rows = max(rows, width)
     stats.largest_rows = max(stats.largest_rows, rows)
-    waiting = [n for n in range(len(prompts)) if n not in answers]
+    waiting = [n for n in range(len(prompts)) if any(n * width + j not in answers for j in range(width))]
     generated: dict[int, list[int]] = {}
     active: _Rows | None = None
     steps: list[torch.Tensor] = []
@@ -213,14 +307,14 @@ def greedy_generate(
             _retire(active, steps, generated, answers, confirm, max_new_tokens)
             steps = []
             if progress:
-                progress.update(len(answers), stats.generated_tokens)
-        free = rows - (len(active.owners) if active else 0)
-        if waiting and free >= max(1, rows // 4):
+                progress.update(len(answers) // width, stats.generated_tokens)
+        free = (rows - (len(active.owners) if active else 0)) // width
+        if waiting and free >= max(1, rows // width // 4):
             admitted, waiting = waiting[:free], waiting[free:]
             prefix = prefix_for(len(admitted))
-            fresh = _prefill(decoder, head, [prompts[n] for n in admitted], admitted, prefix, tables)
+            fresh = _prefill(decoder, head, [prompts[n] for n in admitted], admitted, prefix, tables, sampling)
             stats.prefill_tokens += sum(len(prompts[n]) - len(prefix[0]) for n in admitted)
-            generated.update({n: [token] for n, token in zip(admitted, fresh.token.tolist(), strict=True)})
+            generated.update({n: [token] for n, token in zip(fresh.owners, fresh.token.tolist(), strict=True)})
             if active is None or not active.owners:
                 active = fresh
             else:
@@ -238,9 +332,11 @@ def greedy_generate(
                 use_cache=True,
             )
             active.cache = out.cache
-            previous, active.token = active.token, head(out.last_hidden_state[:, -1]).argmax(-1)
-            active.flagged |= tables.stopped(previous, active.token)
             active.positions = active.positions + 1
+            logits = head(out.last_hidden_state[:, -1])
+            previous = active.token
+            active.token = choose_tokens(logits, active.keys, active.positions, sampling.temperature)
+            active.flagged |= tables.stopped(previous, active.token)
             steps.append(active.token[:, None])
             stats.decode_steps += 1
             stats.generated_tokens += len(active.owners)
@@ -344,8 +440,9 @@ def rows_within_memory(free_bytes: int, bytes_per_token: int, prompt_length: int
     return max(1, min(MAX_ROWS, fitted))
 
 
-class GreedyGenerator:
-    """lm-eval's ``generate_until`` for greedy requests on a loaded model, batched by :func:`greedy_generate`.
+class BatchedGenerator:
+    """lm-eval's ``generate_until`` for greedy requests on a loaded model, batched by :func:`generate_rows`, and
+    the knowledge probe's sampled answers beside greedy ones (:meth:`sample_until`).
 
     ``lm``: the scorer (:class:`~.scoring.SharedPrefixLM`, an ``HFLM``): its tokenizer and tokenization choices,
     ``max_length``, ``max_gen_toks``, token budget, prefix cache and statistics. ``cache``: generations of this
@@ -362,28 +459,46 @@ class GreedyGenerator:
     def generate_until(self, requests: Sequence[Any]) -> list[str] | None:
         """Each request's answer, or ``None`` where a request is not plain greedy decoding (lm-eval's own
         generation path must run them: see :func:`logits_changing_settings`)."""
-        from lm_eval.models.utils import handle_stop_sequences, normalize_gen_kwargs, postprocess_generated_text
+        from lm_eval.models.utils import normalize_gen_kwargs
 
-        lm = self.lm
-        eos_text = lm.tok_decode(lm.eot_token_id, skip_special_tokens=False)
         groups: dict[str, list[int]] = {}
         for index, request in enumerate(requests):
             groups.setdefault(json.dumps(request.args[1], sort_keys=True, default=str), []).append(index)
         answers: list[str] = [""] * len(requests)
         for indices in groups.values():
-            kwargs = normalize_gen_kwargs(requests[indices[0]].args[1], lm.max_gen_toks)
-            until = handle_stop_sequences(kwargs.pop("until", None), eos=eos_text)
-            max_new = kwargs.pop("max_gen_toks")
-            unusual = logits_changing_settings(lm.model.generation_config, kwargs)
-            if unusual or lm.think_end_token is not None:
+            kwargs = normalize_gen_kwargs(requests[indices[0]].args[1], self.lm.max_gen_toks)
+            until, max_new = self._stops(kwargs.pop("until", None)), kwargs.pop("max_gen_toks")
+            unusual = logits_changing_settings(self.lm.model.generation_config, kwargs)
+            if unusual or self.lm.think_end_token is not None:
                 log.warning("lm-eval's own generation runs: %s", ", ".join(unusual) or "think_end_token")
                 return None
-            prompts = self._encode([requests[i].args[0] for i in indices], lm.max_length - max_new)
-            tokens = self._cached_or_generated(prompts, until, max_new)
-            for index, answer in zip(indices, tokens, strict=True):
-                text = lm.tok_decode(answer[: self._text_end(answer)])
-                answers[index] = postprocess_generated_text(text, until, None)
+            texts = self._answers([requests[i].args[0] for i in indices], until, max_new, GREEDY)
+            for index, (text,) in zip(indices, texts, strict=True):
+                answers[index] = text
         return answers
+
+    def sample_until(
+        self, contexts: Sequence[str], until: Sequence[str], max_new: int, sampling: Sampling
+    ) -> list[list[str]]:
+        """Each context's greedy answer and its ``sampling.samples`` samples (texts cut at the first of ``until``
+        or the end-of-text token), cached per model as greedy answers are."""
+        return self._answers(list(contexts), self._stops(list(until)), max_new, sampling)
+
+    def _stops(self, until: Any) -> list[str]:
+        """lm-eval's stop sequences of a request, its end-of-text token's text among them."""
+        from lm_eval.models.utils import handle_stop_sequences
+
+        return handle_stop_sequences(until, eos=self.lm.tok_decode(self.lm.eot_token_id, skip_special_tokens=False))
+
+    def _answers(self, contexts: list[str], until: list[str], max_new: int, sampling: Sampling) -> list[list[str]]:
+        from lm_eval.models.utils import postprocess_generated_text
+
+        prompts = self._encode(contexts, self.lm.max_length - max_new)
+        texts = []
+        for rows in self._cached_or_generated(prompts, until, max_new, sampling):
+            decoded = (self.lm.tok_decode(answer[: self._text_end(answer)]) for answer in rows)
+            texts.append([postprocess_generated_text(text, until, None) for text in decoded])
+        return texts
 
     @functools.cached_property
     def _eos_ids(self) -> set[int]:
@@ -416,18 +531,29 @@ class GreedyGenerator:
             out.append(tuple(lm.tokenizer(context, **options)["input_ids"][-keep:]))
         return out
 
-    def _cached_or_generated(self, prompts: list[tuple[int, ...]], until: list[str], max_new: int) -> list[list[int]]:
-        settings = json.dumps({"until": until, "max_gen_toks": max_new, "decoding": "greedy"}, sort_keys=True)
-        keys = {prompt: self.cache.key(prompt, settings) for prompt in set(prompts)}
+    def _cached_or_generated(
+        self, prompts: list[tuple[int, ...]], until: list[str], max_new: int, sampling: Sampling
+    ) -> list[list[list[int]]]:
+        """Each prompt's ``sampling.width`` answers (token ids), from the cache where all of them are there."""
+        width = sampling.width
+        keys = {
+            (prompt, row): self.cache.key(
+                prompt, json.dumps({"until": until, "max_gen_toks": max_new, **sampling.settings(row)}, sort_keys=True)
+            )
+            for prompt in set(prompts)
+            for row in range(width)
+        }
         found = self.cache.get_many(keys.values())
-        missing = sorted({p for p in prompts if found[keys[p]] is None}, key=lambda p: (-len(p), p))
+        missing = sorted(
+            {p for p in prompts if any(found[keys[p, row]] is None for row in range(width))}, key=lambda p: (-len(p), p)
+        )
         if missing:
             started = time.perf_counter()
-            fresh = self._generate(missing, until, max_new)
+            fresh = self._generate(missing, until, max_new, sampling)
             self.stats.generation_seconds += time.perf_counter() - started
-            self.cache.put_many((keys[prompt], answer) for prompt, answer in fresh.items())
-            found.update({keys[prompt]: answer for prompt, answer in fresh.items()})
-        return [found[keys[prompt]] for prompt in prompts]
+            self.cache.put_many((keys[prompt, row], answer) for (prompt, row), answer in fresh.items())
+            found.update({keys[prompt, row]: answer for (prompt, row), answer in fresh.items()})
+        return [[found[keys[prompt, row]] for row in range(width)] for prompt in prompts]
 
     def _rows(self, prompt_length: int, max_new: int, decoder: Any) -> int:
         """Rows to decode together: sized to the free GPU memory under an ``auto`` token budget on a GPU (until an
@@ -441,9 +567,11 @@ class GreedyGenerator:
             return rows_within_memory(free, kv_bytes_per_token(lm.model.config, dtype_bytes), prompt_length, max_new)
         return rows_within_budget(prompt_length, lm.token_budget.current, max_new)
 
-    def _generate(self, prompts: list[tuple[int, ...]], until: list[str], max_new: int) -> dict[tuple, list[int]]:
-        """Greedy answers of ``prompts`` (longest first), as many rows at a time as the token budget holds; after an
-        out-of-memory error the unfinished ones run again at half the budget."""
+    def _generate(
+        self, prompts: list[tuple[int, ...]], until: list[str], max_new: int, sampling: Sampling
+    ) -> dict[tuple, list[int]]:
+        """The answers of ``prompts`` (longest first) by (prompt, row), as many rows at a time as the token budget
+        holds; after an out-of-memory error the unfinished ones run again at half the budget."""
         import torch
         from torch.nn.attention import SDPBackend, sdpa_kernel
 
@@ -467,10 +595,10 @@ class GreedyGenerator:
         answers: dict[int, list[int]] = {}
         progress = Progress("generating", len(prompts), "answers")
         with torch.inference_mode(), sdpa_kernel([getattr(SDPBackend, name) for name in ATTENTION_KERNELS]):
-            while len(answers) < len(prompts):
+            while len(answers) < len(prompts) * sampling.width:
                 rows = self._rows(len(prompts[0]), max_new, decoder)
                 try:
-                    greedy_generate(
+                    generate_rows(
                         decoder,
                         head,
                         prompts,
@@ -481,6 +609,7 @@ class GreedyGenerator:
                         confirm=confirm,
                         stats=self.stats,
                         answers=answers,
+                        sampling=sampling,
                         progress=progress,
                     )
                 except torch.cuda.OutOfMemoryError:
@@ -488,4 +617,5 @@ class GreedyGenerator:
                     lm.token_budget.halve()  # the answers finished so far are kept
                     torch.cuda.empty_cache()
         lm._prefix = PrefixCache()  # its memory back
-        return {prompt: answers[n] for n, prompt in enumerate(prompts)}
+        width = sampling.width
+        return {(prompt, row): answers[n * width + row] for n, prompt in enumerate(prompts) for row in range(width)}

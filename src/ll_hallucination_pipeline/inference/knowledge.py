@@ -9,6 +9,10 @@ P_correct(greedy) and P_correct(sampled) the shares of right answers:
 - ``WeaklyKnown``: greedy is never right, a sample sometimes is;
 - ``Unknown``: never right.
 
+On a short-answer set (NQ-Open's) "right" is lm-eval's own ``nq_open`` exact match (its normalisation, any of
+the item's answers), and the S samples of a prompt are drawn after one shared prefill
+(:meth:`~.scoring.SharedPrefixLM.sample_until`), stopping at ``nq_open``'s stop sequences.
+
 These rules assume free-form answers, where a guess is almost never right. With k answer choices a model that
 guesses is greedy-right under some of 10 prompts 94 % of the time (1 − 0.75¹⁰ at k = 4), so on multiple choice
 "right" counts only where it beats chance: greedy is *known* where its right answers out of K are significantly
@@ -20,10 +24,12 @@ distribution, so they are not independent trials). Then ``HighlyKnown`` is greed
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 from ..tasks import get_task
 from ..utils import PipelineInputError
@@ -33,19 +39,25 @@ CATEGORIES = ("HighlyKnown", "MaybeKnown", "WeaklyKnown", "Unknown")
 
 @dataclass(frozen=True)
 class ProbeSet:
-    """A question set the probe can categorize: the data set of its items and the one set aside for the prompts'
-    exemplars (never an item probed or trained on; the paper draws them from the dev split)."""
+    """A question set the probe can categorize: the data file of its items, the one set aside for the prompts'
+    exemplars (never an item probed or trained on; the paper draws them from the dev split), how its items are
+    answered, and whether it is a fine-tuning pool (a recipe's knowledge mix may draw from it) or a test set."""
 
     data: str
     exemplars: str
+    kind: Literal["multiple_choice", "short_answer"] = "multiple_choice"
+    pool: bool = False
 
 
-# The sets ``knowledge.sets`` may name: the ARC train splits (fine-tuning pools) and test splits (evaluation).
+# The sets ``knowledge.sets`` may name: the ARC train splits and the EfficientQA pool (fine-tuning pools) and the
+# test splits (evaluation). The NQ-Open sets take their exemplars from the pool's set-aside slice.
 PROBE_SETS = {
-    "arc_easy_train": ProbeSet("arc_easy_train", "arc_easy_validation"),
+    "arc_easy_train": ProbeSet("arc_easy_train", "arc_easy_validation", pool=True),
     "arc_easy": ProbeSet("arc_easy", "arc_easy_validation"),
-    "arc_challenge_train": ProbeSet("arc_challenge_train", "arc_challenge_validation"),
+    "arc_challenge_train": ProbeSet("arc_challenge_train", "arc_challenge_validation", pool=True),
     "arc_challenge": ProbeSet("arc_challenge", "arc_challenge_validation"),
+    "nq_open_pool": ProbeSet("nq_open_pool", "nq_open_pool_exemplars", "short_answer", pool=True),
+    "nq_open": ProbeSet("nq_open", "nq_open_pool_exemplars", "short_answer"),
 }
 
 
@@ -147,24 +159,36 @@ def multiple_choice_knowledge(
     return ItemKnowledge(tuple(greedy), tuple(sampled), settings.samples, choices=len(loglikelihoods[0]))
 
 
-def few_shot_prefixes(exemplars: Sequence[tuple[str, str]], settings: ProbeSettings) -> list[str]:
-    """The K prompts' openings: K different sets of ``settings.shots`` (question, answer) exemplars drawn from the
-    set-aside ``exemplars`` by a generator seeded with ``settings.seed``, each prompt's set the same for every item
-    (as the paper's K exemplar sets), so each prompt's opening runs once for all items."""
+def exemplar_sets(exemplars: int, settings: ProbeSettings) -> list[tuple[int, ...]]:
+    """The K prompts' exemplars: K different sets of ``settings.shots`` indices into the ``exemplars`` set-aside
+    items, drawn by a generator seeded with ``settings.seed``; each prompt's set the same for every item (as the
+    paper's K exemplar sets)."""
     import numpy as np
 
-    if math.comb(len(exemplars), settings.shots) < settings.prompts:
+    if math.comb(exemplars, settings.shots) < settings.prompts:
         raise PipelineInputError(
             f"knowledge.probe: {settings.prompts} different prompts of {settings.shots} exemplars need more than the "
-            f"{len(exemplars)} exemplars of the exemplar split; lower knowledge.probe.prompts or shots"
+            f"{exemplars} exemplars of the exemplar split; lower knowledge.probe.prompts or shots"
         )
     rng = np.random.default_rng(settings.seed)
     sets: list[tuple[int, ...]] = []
     while len(sets) < settings.prompts:
-        picked = tuple(sorted(int(i) for i in rng.choice(len(exemplars), settings.shots, replace=False)))
+        picked = tuple(sorted(int(i) for i in rng.choice(exemplars, settings.shots, replace=False)))
         if picked not in sets:
             sets.append(picked)
-    return ["".join(f"{exemplars[i][0]} {exemplars[i][1]}\n\n" for i in picked) for picked in sets]
+    return sets
+
+
+def few_shot_prefixes(
+    exemplars: Sequence[tuple[str, str]], settings: ProbeSettings, *, description: str = "", delimiter: str = "\n\n"
+) -> list[str]:
+    """The K prompts' openings (:func:`exemplar_sets`) as the task writes a few-shot context: its ``description``,
+    then each (question, answer) exemplar and the task's few-shot ``delimiter``; each opening runs once for all
+    items."""
+    return [
+        description + "".join(f"{exemplars[i][0]} {exemplars[i][1]}{delimiter}" for i in picked)
+        for picked in exemplar_sets(len(exemplars), settings)
+    ]
 
 
 @dataclass(frozen=True)
@@ -206,14 +230,84 @@ def arc_choice_item(doc: dict[str, Any]) -> ChoiceItem:
     return ChoiceItem(f"Question: {doc['question']}\nAnswer:", tuple(arc.choices(doc)), arc.correct(doc).index(True))
 
 
-def probe_rows(
-    lm: Any, items: Sequence[dict[str, Any]], exemplars: Sequence[dict[str, Any]], settings: ProbeSettings
-) -> list[dict[str, Any]]:
-    """One row per item of an ARC-schema set: its index and id, right answers greedy (of K) and sampled (of K x S),
-    both P_correct values and its category."""
-    found = probe_multiple_choice(
-        lm, [arc_choice_item(d) for d in items], [arc_choice_item(d) for d in exemplars], settings
+@dataclass(frozen=True)
+class ShortAnswerItem:
+    """A short-answer item as the probe asks it: the question as lm-eval's ``nq_open`` writes it and every answer
+    counted right."""
+
+    question: str
+    answers: tuple[str, ...]
+
+
+@functools.cache
+def nq_open_task() -> dict[str, Any]:
+    """lm-eval's own ``nq_open`` task definition (its prompt, stop sequences and exact-match options)."""
+    import lm_eval.tasks
+    import yaml
+
+    return yaml.safe_load((Path(lm_eval.tasks.__file__).parent / "nq_open/nq_open.yaml").read_text())
+
+
+def nq_open_item(doc: dict[str, Any]) -> ShortAnswerItem:
+    """An NQ-schema document as lm-eval's ``nq_open`` asks it (``Q: ...?\nA:``) with all its answers."""
+    return ShortAnswerItem(f"Q: {doc['question']}?\nA:", tuple(doc["answer"]))
+
+
+def short_answer_right(answer: str, references: Sequence[str]) -> bool:
+    """Whether ``answer`` is right by lm-eval's ``nq_open`` exact match: its ``remove_whitespace`` filter, then
+    the metric's options against each reference, right where any matches."""
+    from lm_eval.api.metrics import exact_match_hf_evaluate
+
+    (metric,) = [m for m in nq_open_task()["metric_list"] if m["metric"] == "exact_match"]
+    options = {k: v for k, v in metric.items() if k not in ("metric", "aggregation", "higher_is_better")}
+    matched = exact_match_hf_evaluate([answer.strip()] * len(references), list(references), **options)
+    return bool(matched["exact_match"] > 0)
+
+
+def probe_short_answers(
+    lm: Any, items: Sequence[ShortAnswerItem], exemplars: Sequence[ShortAnswerItem], settings: ProbeSettings
+) -> list[ItemKnowledge]:
+    """Each item's answers under the K prompts (``nq_open``'s few-shot format, each exemplar with its first
+    answer) through ``lm``'s batched generator: per prompt, the greedy answer and S samples sharing its prefill, at
+    most ``settings.max_new_tokens`` tokens, stopped at the task's stop sequences. At temperature 0 every sample is
+    the greedy answer."""
+    from .generation import Sampling
+
+    task = nq_open_task()
+    prefixes = few_shot_prefixes(
+        [(e.question, e.answers[0]) for e in exemplars],
+        settings,
+        description=task["description"],
+        delimiter=task["fewshot_delimiter"],
     )
+    sampled = settings.temperature > 0
+    sampling = Sampling(settings.samples if sampled else 0, settings.temperature, settings.seed)
+    until = task["generation_kwargs"]["until"]
+    greedy: list[list[bool]] = [[] for _ in items]
+    right: list[list[int]] = [[] for _ in items]
+    for prefix in prefixes:
+        contexts = [prefix + item.question for item in items]
+        answered = lm.sample_until(contexts, until, settings.max_new_tokens, sampling)
+        for n, (item, answers) in enumerate(zip(items, answered, strict=True)):
+            marks = [short_answer_right(answer, item.answers) for answer in answers]
+            greedy[n].append(marks[0])
+            right[n].append(sum(marks[1:]) if sampled else settings.samples * marks[0])
+    return [ItemKnowledge(tuple(g), tuple(r), settings.samples) for g, r in zip(greedy, right, strict=True)]
+
+
+def probe_rows(
+    lm: Any,
+    items: Sequence[dict[str, Any]],
+    exemplars: Sequence[dict[str, Any]],
+    settings: ProbeSettings,
+    *,
+    kind: Literal["multiple_choice", "short_answer"] = "multiple_choice",
+) -> list[dict[str, Any]]:
+    """One row per item of an ARC-schema (``multiple_choice``) or NQ-schema (``short_answer``) set: its index and
+    id, right answers greedy (of K) and sampled (of K x S), both P_correct values and its category."""
+    short = kind == "short_answer"
+    asked, probe = (nq_open_item, probe_short_answers) if short else (arc_choice_item, probe_multiple_choice)
+    found = probe(lm, [asked(d) for d in items], [asked(d) for d in exemplars], settings)
     return [
         {
             "item": n,

@@ -20,7 +20,7 @@ from lm_eval.models.utils import _add_special_kwargs, has_bos_prefix
 
 from ..utils import Progress
 from .forward_layout import ATTENTION_KERNELS, MIN_SHARED_PREFIX, PrefixCache, common_prefix, pad_rows, tree_mask
-from .generation import GenerationStats, GreedyGenerator
+from .generation import BatchedGenerator, GenerationStats, Sampling
 from .score_cache import GenerationCache, Score, ScoreCache
 from .token_budget import TokenBudget, TokenBudgetSetting
 
@@ -173,16 +173,26 @@ class SharedPrefixLM(HFLM):
         self.stats = ScoringStats()
         self._encoded: dict[str, list[int]] = {}
         self._prefix = PrefixCache()
-        self._generator: GreedyGenerator | None = None
+        self._generator: BatchedGenerator | None = None
 
     def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> list[str]:
-        """Greedy answers batched on the loaded model (:class:`~.generation.GreedyGenerator`, cached per model);
+        """Greedy answers batched on the loaded model (:class:`~.generation.BatchedGenerator`, cached per model);
         requests that are not plain greedy decoding go through HFLM's own ``generate_until``."""
+        answers = self._batched_generator().generate_until(requests)
+        return answers if answers is not None else super().generate_until(requests, disable_tqdm=True)
+
+    def sample_until(
+        self, contexts: Sequence[str], until: Sequence[str], max_new_tokens: int, sampling: Sampling
+    ) -> list[list[str]]:
+        """Each context's greedy answer and ``sampling.samples`` sampled ones, sharing the context's prefill (the
+        knowledge probe's; see :meth:`~.generation.BatchedGenerator.sample_until`)."""
+        return self._batched_generator().sample_until(contexts, until, max_new_tokens, sampling)
+
+    def _batched_generator(self) -> BatchedGenerator:
         if self._generator is None:
             cache = GenerationCache(self.score_cache.directory.parent, self.score_cache.fingerprint)
-            self._generator = GreedyGenerator(self, cache, self.stats.generation)
-        answers = self._generator.generate_until(requests)
-        return answers if answers is not None else super().generate_until(requests, disable_tqdm=True)
+            self._generator = BatchedGenerator(self, cache, self.stats.generation)
+        return self._generator
 
     def loglikelihood(self, requests: list[Any], disable_tqdm: bool = False) -> list[Score]:
         """HFLM's, with every string it will tokenize encoded beforehand: each distinct one once (a context

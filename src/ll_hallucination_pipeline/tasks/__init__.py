@@ -8,7 +8,15 @@ import lazy_loader
 __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
     submod_attrs={
-        "data": ["check_records", "local_source", "prepare_dataset", "read_jsonl", "will_be_prepared"],
+        "data": [
+            "QUESTION_POOLS",
+            "check_records",
+            "local_source",
+            "prepare_dataset",
+            "read_jsonl",
+            "split_question_pool",
+            "will_be_prepared",
+        ],
         "own_tasks": ["register_own_tasks"],
         "registry": [
             "CALIBRATION_METRIC_LABELS",

@@ -20,7 +20,7 @@ def check_records(name: str, records: list[dict[str, Any]], origin: str) -> None
             if not isinstance(record.get(field), kind):
                 raise PipelineInputError(
                     f"{origin}: record {line} lacks field {field!r} of type {kind.__name__}; "
-                    f"expected the Hugging Face {spec.hub[0]} ({spec.hub[1]}) schema"
+                    f"expected the schema of {spec.hub[0] + f' ({spec.hub[1]})' if spec.hub else spec.local_file}"
                 )
         problem = spec.problem(record)
         if problem:
@@ -56,6 +56,10 @@ def _hub_bytes(name: str) -> bytes:
     from datasets import load_dataset
 
     spec = get_data_set(name)
+    if spec.hub is None:
+        raise PipelineInputError(
+            f"{name} has no copy on the Hugging Face hub; set data.local_dir to a directory holding {spec.local_file}"
+        )
     try:
         dataset = load_dataset(spec.hub[0], spec.hub[1], split=spec.split)
     except OSError as exc:  # ConnectionError and offline-mode errors alike
@@ -100,3 +104,20 @@ def will_be_prepared(source: str | Path, prepared: str | Path) -> bool:
     the outputs of a job it is about to re-run)."""
     prepared = Path(prepared)
     return not prepared.is_file() or prepared.stat().st_mtime < Path(source).stat().st_mtime
+
+
+# The question pools made of several data sets' records (``data/<pool>.jsonl``, its exemplars beside it).
+QUESTION_POOLS = {"nq_open_pool": ("efficientqa_dev", "efficientqa_test")}
+
+# Items at the start of a question pool's first file set aside for the knowledge probe's few-shot exemplars (the
+# paper draws them from the dev split): enough for any K prompts of 4 (C(32, 4) = 35,960), never probed or trained.
+POOL_EXEMPLARS = 32
+
+
+def split_question_pool(files: list[list[dict[str, Any]]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A question pool made of several files' records (in order): the items the probe categorizes and mixes draw
+    from, and the first :data:`POOL_EXEMPLARS` records, set aside for the probe's exemplars."""
+    records = [record for records in files for record in records]
+    if len(records) <= POOL_EXEMPLARS:
+        raise PipelineInputError(f"a question pool needs more than {POOL_EXEMPLARS} items; it has {len(records)}")
+    return records[POOL_EXEMPLARS:], records[:POOL_EXEMPLARS]

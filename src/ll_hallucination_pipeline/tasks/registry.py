@@ -26,18 +26,19 @@ class DataSet:
 
     split: the split used; the prepared file holds exactly that split.
     local_file: the file's path inside a local data directory (the ``../shared/data`` layout).
-    hub: (dataset path, config name) on the Hugging Face hub.
+    hub: (dataset path, config name) on the Hugging Face hub; ``None`` where the hub has no copy (a local file only).
     required: top-level field -> Python type every record must have.
-    purpose: ``"evaluation"`` (a task's items) or ``"fine-tuning"`` (a recipe's examples).
+    purpose: ``"evaluation"`` (a task's items), ``"fine-tuning"`` (a recipe's examples) or ``"question pool"`` (the
+        knowledge probe's questions, which a recipe's knowledge mix draws from).
     problem: a record's fields are present and typed (``required``); this says what is wrong with their
         meaning (labels that name no choice, no correct answer, ...), or ``None``.
     """
 
     split: str
     local_file: str
-    hub: tuple[str, str | None]
+    hub: tuple[str, str | None] | None
     required: dict[str, type]
-    purpose: Literal["evaluation", "fine-tuning"] = "evaluation"
+    purpose: Literal["evaluation", "fine-tuning", "question pool"] = "evaluation"
     problem: Callable[[Doc], str | None] = lambda doc: None  # what is wrong with a record's meaning, if anything
 
 
@@ -255,6 +256,24 @@ DATA_SETS: dict[str, DataSet] = {
         hub=("google-research-datasets/nq_open", None),
         required={"question": str, "answer": list},
         problem=_nq_open_problem,
+    ),
+    # The EfficientQA closed-book pairs (NQ's distribution, disjoint from nq_open's questions): the knowledge probe's
+    # short-answer pool, from the natural-questions repository's nq_open/NQ-open.efficientqa.{dev,test}.1.1.jsonl.
+    "efficientqa_dev": DataSet(
+        split="dev",
+        local_file="nq_open/efficientqa_dev.jsonl",
+        hub=None,
+        required={"question": str, "answer": list},
+        problem=_nq_open_problem,
+        purpose="question pool",
+    ),
+    "efficientqa_test": DataSet(
+        split="test",
+        local_file="nq_open/efficientqa_test.jsonl",
+        hub=None,
+        required={"question": str, "answer": list},
+        problem=_nq_open_problem,
+        purpose="question pool",
     ),
     "alpaca": DataSet(
         split="train",

@@ -14,14 +14,18 @@ HELDOUT_SEED = 0  # the held-out slice is the same for every mix of a pool
 
 
 def qa_example(doc: dict[str, Any], category: str, item: int) -> dict[str, Any]:
-    """An ARC-schema pool item as an instruction record: the question, its correct choice's text as the answer;
-    its category and index in the pool kept beside them."""
+    """A pool item as an instruction record: the question, and as the answer an NQ-schema item's first answer or an
+    ARC-schema item's correct choice's text; its category and index in the pool kept beside them."""
     from ..inference import arc_choice_item
 
-    asked = arc_choice_item(doc)
+    if "answer" in doc:
+        answer = doc["answer"][0]
+    else:
+        asked = arc_choice_item(doc)
+        answer = asked.choices[asked.correct]
     return {
         "instruction": doc["question"],
-        "output": asked.choices[asked.correct],
+        "output": answer,
         "id": doc.get("id", ""),
         "item": item,
         "category": category,

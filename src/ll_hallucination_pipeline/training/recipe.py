@@ -222,7 +222,7 @@ def knowledge_mix(path: str | Path, raw: dict[str, Any]) -> KnowledgeMix:
     from ..inference import CATEGORIES, PROBE_SETS
 
     where = f"{path}: [data] knowledge"
-    pools = [name for name in PROBE_SETS if name.endswith("_train")]
+    pools = [name for name, probe_set in PROBE_SETS.items() if probe_set.pool]
     unknown = sorted(set(raw) - set(KNOWLEDGE_KEYS))
     if unknown:
         raise PipelineInputError(f"{where}.{unknown[0]} is not a known key; use {', '.join(KNOWLEDGE_KEYS)}")

@@ -23,7 +23,12 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "write_qualitative",
             "write_recipe_table",
         ],
-        "knowledge_steps": ["write_knowledge_analysis", "write_knowledge_mix", "write_knowledge_probe"],
+        "knowledge_steps": [
+            "write_knowledge_analysis",
+            "write_knowledge_mix",
+            "write_knowledge_probe",
+            "write_question_pool",
+        ],
         "snakemake_glue": ["logged"],
     },
 )

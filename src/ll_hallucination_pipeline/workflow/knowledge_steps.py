@@ -17,13 +17,14 @@ def write_knowledge_probe(
     data_files: tuple[str, str],
     out: tuple[str, str],
     *,
+    kind: str,
     settings: dict,
     quantization: dict,
     cache_dir: str,
     token_budget: int | str,
 ) -> None:
-    """The base model's knowledge of each item of a set (``data_files``: its items, its exemplars): one row per item
-    into ``out[0]``, items and share per category into ``out[1]``."""
+    """The base model's knowledge of each item of a set (``data_files``: its items, its exemplars; ``kind``: how
+    they are answered): one row per item into ``out[0]``, items and share per category into ``out[1]``."""
     from ..inference import CATEGORIES, ProbeSettings, build_lm, probe_rows
     from ..models import QuantizationSettings
     from ..tasks import read_jsonl
@@ -36,13 +37,22 @@ def write_knowledge_probe(
         token_budget=token_budget,
         model_sha256=model_sha256,
     )
-    items = pd.DataFrame(probe_rows(lm, read_jsonl(data_files[0]), read_jsonl(data_files[1]), probe))
+    items = pd.DataFrame(probe_rows(lm, read_jsonl(data_files[0]), read_jsonl(data_files[1]), probe, kind=kind))
     counts = items["category"].value_counts().reindex(CATEGORIES, fill_value=0)
     atomic_write_csv(out[0], items)
     atomic_write_csv(
         out[1],
         pd.DataFrame({"category": CATEGORIES, "items": counts.to_numpy(), "share": counts.to_numpy() / len(items)}),
     )
+
+
+def write_question_pool(data_files: list[str], out: tuple[str, str]) -> None:
+    """A question pool from its data sets' prepared files: its items into ``out[0]``, the items set aside for the
+    probe's exemplars into ``out[1]``."""
+    from ..tasks import read_jsonl, split_question_pool
+
+    for records, path in zip(split_question_pool([read_jsonl(f) for f in data_files]), out, strict=True):
+        atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
 
 
 def write_knowledge_mix(

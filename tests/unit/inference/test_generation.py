@@ -1,4 +1,5 @@
-"""Batched greedy generation's pure parts: stop flags on the device, batch sizing, when lm-eval's own path runs."""
+"""Batched generation's pure parts: stop flags on the device, batch sizing, when lm-eval's own path runs, and the
+sampled rows' draws."""
 
 from __future__ import annotations
 
@@ -6,7 +7,14 @@ from types import SimpleNamespace
 
 import torch
 
-from ll_hallucination_pipeline.inference.generation import StopTables, logits_changing_settings, rows_within_budget
+from ll_hallucination_pipeline.inference.generation import (
+    Sampling,
+    StopTables,
+    choose_tokens,
+    gumbel_noise,
+    logits_changing_settings,
+    rows_within_budget,
+)
 
 TEXTS = ["a", "\n", "b\n", "x.", "\n\nQ", "y", "<eos>"]  # token id -> its text alone
 
@@ -47,3 +55,39 @@ def test_rows_fill_half_the_free_memory_with_key_value_cache():
     assert rows_within_memory(2**30, per_token, 500, 256) == 4  # 0.5 GiB / (144 KiB x 756 tokens)
     assert rows_within_memory(80 * 2**30, per_token, 500, 256) == MAX_ROWS
     assert rows_within_memory(2**20, per_token, 500, 256) == 1
+
+
+def test_sampled_tokens_follow_the_softmax_at_the_temperature():
+    """20,000 draws (distinct row keys and positions) from fixed logits at T = 0.5: each token's share within
+    four standard errors of softmax(logits / T); greedy rows (key -1) take the argmax."""
+    logits = torch.tensor([2.0, 1.5, 0.0, -1.0, 1.0])
+    rows = 20_000
+    keys = torch.arange(rows, dtype=torch.long) * 7919 + 13
+    positions = torch.arange(rows, dtype=torch.long) % 97
+    drawn = choose_tokens(logits.expand(rows, -1), keys, positions, temperature=0.5)
+    expected = torch.softmax(logits / 0.5, dim=0)
+    shares = torch.bincount(drawn, minlength=5).double() / rows
+    error = (expected * (1 - expected) / rows).sqrt()
+    assert ((shares - expected).abs() < 4 * error + 1e-9).all(), (shares, expected)
+    greedy = choose_tokens(logits.expand(3, -1), torch.tensor([-1, -1, -1]), positions[:3], temperature=0.5)
+    assert greedy.tolist() == [0, 0, 0]
+    assert choose_tokens(logits.expand(3, -1), keys[:3], positions[:3], temperature=0).tolist() == [0, 0, 0]
+
+
+def test_a_rows_noise_depends_on_its_key_and_position_only():
+    keys = torch.tensor([5, 11, 5, 2**61 + 3])
+    positions = torch.tensor([40, 40, 41, 40])
+    noise = gumbel_noise(keys, positions, 1000)
+    order = torch.tensor([3, 0, 2, 1])
+    assert torch.equal(gumbel_noise(keys[order], positions[order], 1000), noise[order])
+    assert not torch.equal(noise[0], noise[1]) and not torch.equal(noise[0], noise[2])
+    assert torch.isfinite(noise).all()
+
+
+def test_each_sample_has_its_own_key_and_the_greedy_row_none():
+    sampling = Sampling(samples=3, temperature=0.5, seed=0)
+    keys = [sampling.row_key((1, 2, 3), row) for row in range(sampling.width)]
+    assert keys[0] == -1 and len(set(keys[1:])) == 3 and all(0 <= k < 2**62 for k in keys[1:])
+    assert keys[1] != Sampling(samples=3, temperature=0.5, seed=1).row_key((1, 2, 3), 1)
+    assert keys[1] != sampling.row_key((1, 2, 4), 1)
+    assert sampling.settings(0) == {"decoding": "greedy"} and sampling.settings(2)["sample"] == 2

@@ -11,9 +11,13 @@ from ll_hallucination_pipeline.inference.knowledge import (
     ChoiceItem,
     ItemKnowledge,
     ProbeSettings,
+    ShortAnswerItem,
     few_shot_prefixes,
     multiple_choice_knowledge,
+    nq_open_item,
     probe_multiple_choice,
+    probe_short_answers,
+    short_answer_right,
 )
 from ll_hallucination_pipeline.utils import PipelineInputError
 
@@ -122,3 +126,46 @@ def test_too_few_exemplars_are_refused():
     with pytest.raises(PipelineInputError, match=r"10 different prompts of 4 exemplars need more than the 5 exemplars"):
         few_shot_prefixes([(f"q{n}", "a") for n in range(5)], DEFAULTS)  # 5 sets of 4; 6 exemplars have 15
     assert len(set(few_shot_prefixes([(f"q{n}", "a") for n in range(6)], DEFAULTS))) == 10
+
+
+@pytest.mark.parametrize(
+    ("answer", "references", "right"),
+    [
+        (" The Eiffel Tower.", ["Eiffel Tower"], True),  # nq_open's article and punctuation rules, spaces stripped
+        ("PARIS", ["Lyon", "paris"], True),  # any reference, case ignored
+        ("Paris, France", ["Paris"], False),  # exact, not contained
+        ("", ["Paris"], False),
+    ],
+)
+def test_a_short_answer_is_right_by_lm_evals_nq_open_exact_match(answer, references, right):
+    assert short_answer_right(answer, references) is right
+
+
+class AnswersFromALookup:
+    """A generator stand-in: the greedy answer and the samples of a context from its question's last word."""
+
+    def __init__(self, answers: dict[str, list[str]]) -> None:
+        self.answers = answers
+        self.calls: list[tuple[list[str], list[str], int, int]] = []
+
+    def sample_until(self, contexts, until, max_new_tokens, sampling):
+        self.calls.append((list(contexts), list(until), max_new_tokens, sampling.samples))
+        return [self.answers[c.rsplit("Q: ", 1)[1]][: 1 + sampling.samples] for c in contexts]
+
+
+def test_short_answers_are_asked_in_nq_opens_few_shot_format_with_samples_beside_the_greedy_one():
+    exemplars = [nq_open_item({"question": f"e{n}", "answer": [f"a{n}", "other"]}) for n in range(6)]
+    items = [ShortAnswerItem("Q: known?\nA:", ("yes",)), ShortAnswerItem("Q: guessed?\nA:", ("yes",))]
+    lm = AnswersFromALookup({"known?\nA:": [" Yes."] * 5, "guessed?\nA:": [" no", " no", "yes", " no", " no"]})
+    settings = ProbeSettings(prompts=3, shots=2, samples=4)
+    found = probe_short_answers(lm, items, exemplars, settings)
+    assert [k.category(settings.alpha) for k in found] == ["HighlyKnown", "WeaklyKnown"]
+    assert found[1].sampled_right == (1, 1, 1)
+    contexts, until, max_new, samples = lm.calls[0]
+    assert len(lm.calls) == 3 and until == ["\n", ".", ","] and (max_new, samples) == (32, 4)
+    assert contexts[0].startswith("Answer these questions:\n\nQ: e")
+    shots = contexts[0].split("\n")
+    assert shots[2].startswith("Q: e") and shots[3].startswith("A: a") and shots[-2:] == ["Q: known?", "A:"]
+    at_zero = probe_short_answers(lm, items, exemplars, ProbeSettings(prompts=3, shots=2, samples=4, temperature=0))
+    assert at_zero[1].sampled_right == (0, 0, 0) and at_zero[0].sampled_right == (4, 4, 4)
+    assert lm.calls[-1][3] == 0  # at temperature 0 no sample is drawn

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from ll_hallucination_pipeline.tasks.data import local_source, prepare_dataset
+from ll_hallucination_pipeline.tasks.data import POOL_EXEMPLARS, local_source, prepare_dataset, split_question_pool
 from ll_hallucination_pipeline.utils.errors import PipelineInputError
 from ll_hallucination_pipeline.utils.io import sha256_file
 
@@ -52,6 +52,22 @@ def test_unreachable_hub_names_the_local_fix_and_writes_nothing(tmp_path, monkey
     with pytest.raises(PipelineInputError, match="set data.local_dir in config.yaml to a directory holding arc_easy/"):
         prepare_dataset("arc_easy", out, tmp_path / "arc_easy.json", source=None)
     assert not out.exists()
+
+
+def test_a_set_the_hub_lacks_asks_for_its_local_file_and_writes_nothing(tmp_path):
+    out = tmp_path / "efficientqa_dev.jsonl"
+    with pytest.raises(PipelineInputError, match="no copy on the Hugging Face hub; set data.local_dir .* nq_open/"):
+        prepare_dataset("efficientqa_dev", out, tmp_path / "m.json", source=None)
+    assert not out.exists()
+
+
+def test_a_question_pool_sets_its_first_items_aside_for_exemplars():
+    dev = [{"question": f"d{n}", "answer": ["x"]} for n in range(40)]
+    test = [{"question": f"t{n}", "answer": ["y"]} for n in range(5)]
+    items, exemplars = split_question_pool([dev, test])
+    assert exemplars == dev[:POOL_EXEMPLARS] and items == dev[POOL_EXEMPLARS:] + test
+    with pytest.raises(PipelineInputError, match="needs more than 32 items; it has 32"):
+        split_question_pool([dev[:32]])
 
 
 def _first(path: Path) -> dict:

@@ -6,7 +6,7 @@ import pytest
 
 from ll_hallucination_pipeline.training.learning_curve import curve_steps
 from ll_hallucination_pipeline.training.mix_selection import heldout_items, qa_example, select_mix
-from ll_hallucination_pipeline.training.recipe import KnowledgeMix, load_recipe
+from ll_hallucination_pipeline.training.recipe import KnowledgeMix, knowledge_mix, load_recipe
 from ll_hallucination_pipeline.utils.errors import PipelineInputError
 from tests.helpers import REPO
 
@@ -88,6 +88,18 @@ def test_asking_for_more_than_the_probe_found_says_how_many_exist():
     ) as error:
         select_mix(POOL, heldout_items(POOL, 3), mix, recipe="arc_unknown_000")
     assert "found 31 outside the held-out slice (HighlyKnown 17, MaybeKnown 12, WeaklyKnown 2)" in str(error.value)
+
+
+def test_an_nq_item_becomes_its_question_and_first_answer_and_its_pool_is_accepted(tmp_path):
+    doc = {"question": "who wrote hamlet", "answer": ["William Shakespeare", "Shakespeare"]}
+    assert qa_example(doc, "HighlyKnown", 3)["output"] == "William Shakespeare"
+    recipe = (REPO / "configs/qlora_arc_unknown_050.toml").read_text().replace("arc_easy_train", "nq_open_pool")
+    (tmp_path / "qlora_nq.toml").write_text(recipe)
+    assert load_recipe(tmp_path / "qlora_nq.toml").data.knowledge["pool"] == "nq_open_pool"
+    (tmp_path / "qlora_test.toml").write_text(recipe.replace("nq_open_pool", "nq_open"))
+    recipe_file = tmp_path / "qlora_test.toml"
+    with pytest.raises(PipelineInputError, match="a question pool, one of arc_easy_train, arc_challenge_train, nq_"):
+        knowledge_mix(recipe_file, load_recipe(recipe_file).data.knowledge)
 
 
 def test_an_arc_item_becomes_its_question_and_correct_answer():
