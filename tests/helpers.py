@@ -177,6 +177,40 @@ def probe_prompt_tasks(data_file: Path, exemplars: list[dict], settings, tasks_d
     return [f"probe_{n}" for n in range(len(prefixes))]
 
 
+def nq_probe_prompt_tasks(
+    items_file: Path, exemplars: list[dict], settings, tasks_dir: Path, *, sampled: bool = False
+) -> list[str]:
+    """The knowledge probe's K prompts as lm-eval's own nq_open task over ``items_file``: per prompt, its exemplars
+    (in order) as the few-shot split, taken first-n, so lm-eval writes the prompt itself (description, delimiters,
+    targets); ``sampled``: S answers per item at the probe's temperature instead of the greedy one. Their names."""
+    from ll_hallucination_pipeline.inference.evaluate import task_yaml
+    from ll_hallucination_pipeline.inference.knowledge import exemplar_sets, nq_open_task
+
+    tasks_dir.mkdir(parents=True, exist_ok=True)
+    kind = "sampled" if sampled else "greedy"
+    generation = nq_open_task()["generation_kwargs"] | {"max_gen_toks": settings.max_new_tokens}
+    if sampled:
+        generation |= {"do_sample": True, "temperature": settings.temperature}
+    names = []
+    for n, picked in enumerate(exemplar_sets(len(exemplars), settings)):
+        shots = tasks_dir / f"shots_{n}.jsonl"
+        shots.write_text("".join(json.dumps(exemplars[i]) + "\n" for i in picked))
+        name = f"nq_probe_{kind}_{n}"
+        task = json.loads(task_yaml("nq_open", items_file)) | {
+            "task": name,
+            "tag": [],
+            "training_split": "train",
+            "dataset_kwargs": {"data_files": {"validation": str(Path(items_file).resolve()), "train": str(shots)}},
+            "fewshot_config": {"sampler": "first_n"},
+            "num_fewshot": settings.shots,
+            "generation_kwargs": generation,
+            **({"repeats": settings.samples} if sampled else {}),
+        }
+        (tasks_dir / f"{name}.yaml").write_text(json.dumps(task))
+        names.append(name)
+    return names
+
+
 def per_sequence_attention(q, k, v, cu_q, cu_k, max_q, max_k, *, scale=None, **causal):
     """``torch.nn.attention.varlen.varlen_attn`` on the CPU: each sequence of the ``[tokens, heads, dim]`` inputs
     attends causally to itself, in their dtype."""

@@ -18,7 +18,6 @@ from ll_hallucination_pipeline.inference.knowledge import (
     CATEGORIES,
     ProbeSettings,
     arc_choice_item,
-    exemplar_sets,
     few_shot_prefixes,
     multiple_choice_knowledge,
     nq_open_item,
@@ -28,7 +27,7 @@ from ll_hallucination_pipeline.inference.knowledge import (
 )
 from ll_hallucination_pipeline.models.quantization import QuantizationSettings
 from ll_hallucination_pipeline.tasks.data import read_jsonl
-from tests.helpers import probe_prompt_tasks, run_lm_eval_hf, run_snakemake, write_config
+from tests.helpers import nq_probe_prompt_tasks, probe_prompt_tasks, run_lm_eval_hf, run_snakemake, write_config
 
 pytestmark = pytest.mark.slow
 SETS = ["arc_easy_train", "arc_easy"]
@@ -119,31 +118,6 @@ def _short_answer_pool(shared_data: Path, tiny_data: Path, out: Path) -> Path:
     return out
 
 
-def _nq_prompt_tasks(items_file: Path, exemplars: list[dict], settings: ProbeSettings, tasks_dir: Path) -> list[str]:
-    """The probe's K prompts as lm-eval's own nq_open task: per prompt, its exemplars (in order) as the few-shot
-    split, taken first-n, so lm-eval writes the prompt itself (description, delimiters, targets)."""
-    from ll_hallucination_pipeline.inference.evaluate import task_yaml
-
-    tasks_dir.mkdir(parents=True, exist_ok=True)
-    names = []
-    for n, picked in enumerate(exemplar_sets(len(exemplars), settings)):
-        shots = tasks_dir / f"shots_{n}.jsonl"
-        shots.write_text("".join(json.dumps(exemplars[i]) + "\n" for i in picked))
-        task = json.loads(task_yaml("nq_open", items_file))
-        task |= {
-            "task": f"nq_probe_{n}",
-            "tag": [],
-            "training_split": "train",
-            "dataset_kwargs": {"data_files": {"validation": str(items_file.resolve()), "train": str(shots)}},
-            "fewshot_config": {"sampler": "first_n"},
-            "num_fewshot": settings.shots,
-            "generation_kwargs": nq_open_task()["generation_kwargs"] | {"max_gen_toks": settings.max_new_tokens},
-        }
-        (tasks_dir / f"nq_probe_{n}.yaml").write_text(json.dumps(task))
-        names.append(f"nq_probe_{n}")
-    return names
-
-
 def test_short_answers_equal_lm_eval_hf_and_samples_do_not_depend_on_batching(
     converted_model: Path, shared_data: Path, tiny_data: Path, tmp_path: Path
 ):
@@ -170,7 +144,7 @@ def test_short_answers_equal_lm_eval_hf_and_samples_do_not_depend_on_batching(
 
     lm = build_lm(converted_model, FP32, cache_dir=tmp_path / "cache", token_budget=4096)
     ours = probe_rows(lm, items, exemplars, settings, kind="short_answer")
-    names = _nq_prompt_tasks(tmp_path / "data/nq_open_pool.jsonl", exemplars, settings, tmp_path / "tasks")
+    names = nq_probe_prompt_tasks(tmp_path / "data/nq_open_pool.jsonl", exemplars, settings, tmp_path / "tasks")
     ref_dir = run_lm_eval_hf(f"pretrained={converted_model}", names, tmp_path / "tasks", tmp_path / "hf")
     hf_rows = {name: read_jsonl(next(ref_dir.rglob(f"samples_{name}_*.jsonl"))) for name in names}
     task = nq_open_task()

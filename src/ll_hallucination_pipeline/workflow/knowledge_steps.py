@@ -4,6 +4,7 @@ set, and a recipe's fine-tuning examples chosen by it."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -38,6 +39,7 @@ def write_knowledge_probe(
         model_sha256=model_sha256,
     )
     items = pd.DataFrame(probe_rows(lm, read_jsonl(data_files[0]), read_jsonl(data_files[1]), probe, kind=kind))
+    logging.getLogger(__name__).info("probe cost: %s", json.dumps({**lm.stats.as_dict(), **lm.stats.gauges()}))
     counts = items["category"].value_counts().reindex(CATEGORIES, fill_value=0)
     atomic_write_csv(out[0], items)
     atomic_write_csv(
