@@ -53,7 +53,8 @@ def test_rows_fill_half_the_free_memory_with_key_value_cache():
     per_token = kv_bytes_per_token(qwen3_8b, dtype_bytes=2)
     assert per_token == 2 * 36 * 8 * 128 * 2  # keys and values, every layer, bf16
     assert rows_within_memory(2**30, per_token, 500, 256) == 4  # 0.5 GiB / (144 KiB x 756 tokens)
-    assert rows_within_memory(80 * 2**30, per_token, 500, 256) == MAX_ROWS
+    assert rows_within_memory(80 * 2**30, per_token, 500, 256) == 385  # 40 GiB / (144 KiB x 756 tokens)
+    assert rows_within_memory(80 * 2**30, per_token, 60, 32) == MAX_ROWS  # short answers: the cap
     assert rows_within_memory(2**20, per_token, 500, 256) == 1
 
 
