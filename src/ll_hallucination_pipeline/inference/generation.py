@@ -415,9 +415,12 @@ def rows_within_budget(prompt_length: int, token_budget: int, max_new_tokens: in
 
 
 # Rows decoding together at most, where memory allows. A decode step of an 8B model is launch-bound: on an H100 it
-# took 58 ms at 256 rows and 87 ms at 916 (bench/RESULTS.md, the short-answer probe), so more rows cost less each;
-# past ~1k the key/value cache, not the step, sets the limit.
+# took 58 ms at 256 rows and 87 ms at 916 (bench/RESULTS.md, the short-answer probe), so more rows cost less each.
 MAX_ROWS = 1024
+# Tokens the rows' key/value cache holds at most (rows x (prompt + answer)): the 8B shape ran truthfulqa_gen at 256
+# rows of 556 tokens, and ran out of memory at ~366 rows of them with half the free memory for the cache (the
+# admissions' transient copies). Short answers still get MAX_ROWS rows.
+MAX_CACHED_TOKENS = 256 * 556
 # Share of the free GPU memory the rows' key/value cache may take (as the scorer's AUTO_MEMORY_SHARE): the rest
 # holds the prefill's activations and what the allocator keeps aside.
 MEMORY_SHARE = 0.5
@@ -432,13 +435,14 @@ def kv_bytes_per_token(config: Any, dtype_bytes: int) -> int:
 
 def rows_within_memory(free_bytes: int, bytes_per_token: int, prompt_length: int, max_new_tokens: int) -> int:
     """Rows whose key/value caches, each ``prompt_length + max_new_tokens`` tokens long, fit in :data:`MEMORY_SHARE`
-    of ``free_bytes``; between 1 and :data:`MAX_ROWS`.
+    of ``free_bytes`` and hold at most :data:`MAX_CACHED_TOKENS`; between 1 and :data:`MAX_ROWS`.
 
     >>> rows_within_memory(80 * 2**30, 147456, 500, 256), rows_within_memory(2**30, 147456, 500, 256)
-    (385, 4)
+    (188, 4)
     """
-    fitted = int(MEMORY_SHARE * free_bytes) // (bytes_per_token * (prompt_length + max_new_tokens))
-    return max(1, min(MAX_ROWS, fitted))
+    row_tokens = prompt_length + max_new_tokens
+    fitted = int(MEMORY_SHARE * free_bytes) // (bytes_per_token * row_tokens)
+    return max(1, min(MAX_ROWS, MAX_CACHED_TOKENS // row_tokens, fitted))
 
 
 class BatchedGenerator:

@@ -47,14 +47,20 @@ def test_settings_that_change_the_greedy_choice_send_requests_to_lm_evals_own_pa
 
 
 def test_rows_fill_half_the_free_memory_with_key_value_cache():
-    from ll_hallucination_pipeline.inference.generation import MAX_ROWS, kv_bytes_per_token, rows_within_memory
+    from ll_hallucination_pipeline.inference.generation import (
+        MAX_CACHED_TOKENS,
+        MAX_ROWS,
+        kv_bytes_per_token,
+        rows_within_memory,
+    )
 
     qwen3_8b = SimpleNamespace(num_hidden_layers=36, num_attention_heads=32, num_key_value_heads=8, head_dim=128)
     per_token = kv_bytes_per_token(qwen3_8b, dtype_bytes=2)
     assert per_token == 2 * 36 * 8 * 128 * 2  # keys and values, every layer, bf16
     assert rows_within_memory(2**30, per_token, 500, 256) == 4  # 0.5 GiB / (144 KiB x 756 tokens)
-    assert rows_within_memory(80 * 2**30, per_token, 500, 256) == 385  # 40 GiB / (144 KiB x 756 tokens)
-    assert rows_within_memory(80 * 2**30, per_token, 60, 32) == MAX_ROWS  # short answers: the cap
+    assert rows_within_memory(80 * 2**30, per_token, 500, 256) == MAX_CACHED_TOKENS // 756  # 188: the token cap
+    assert rows_within_memory(80 * 2**30, per_token, 300, 256) == 256  # truthfulqa_gen on the 8B shape, as measured
+    assert rows_within_memory(80 * 2**30, per_token, 90, 32) == MAX_ROWS  # the probe's short answers
     assert rows_within_memory(2**20, per_token, 500, 256) == 1
 
 
