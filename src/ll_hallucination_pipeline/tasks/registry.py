@@ -228,6 +228,18 @@ def _arc_data(config: str, folder: str, split: str = "test") -> DataSet:
     )
 
 
+def _efficientqa(split: str) -> DataSet:
+    """An EfficientQA split of closed-book NQ-style pairs: a local file only (the hub has no copy)."""
+    return DataSet(
+        split=split,
+        local_file=f"nq_open/efficientqa_{split}.jsonl",
+        hub=None,
+        required={"question": str, "answer": list},
+        problem=_nq_open_problem,
+        purpose="question pool",
+    )
+
+
 DATA_SETS: dict[str, DataSet] = {
     "truthfulqa": DataSet(
         split="validation",
@@ -259,22 +271,8 @@ DATA_SETS: dict[str, DataSet] = {
     ),
     # The EfficientQA closed-book pairs (NQ's distribution, disjoint from nq_open's questions): the knowledge probe's
     # short-answer pool, from the natural-questions repository's nq_open/NQ-open.efficientqa.{dev,test}.1.1.jsonl.
-    "efficientqa_dev": DataSet(
-        split="dev",
-        local_file="nq_open/efficientqa_dev.jsonl",
-        hub=None,
-        required={"question": str, "answer": list},
-        problem=_nq_open_problem,
-        purpose="question pool",
-    ),
-    "efficientqa_test": DataSet(
-        split="test",
-        local_file="nq_open/efficientqa_test.jsonl",
-        hub=None,
-        required={"question": str, "answer": list},
-        problem=_nq_open_problem,
-        purpose="question pool",
-    ),
+    "efficientqa_dev": _efficientqa("dev"),
+    "efficientqa_test": _efficientqa("test"),
     "alpaca": DataSet(
         split="train",
         local_file="alpaca/train.jsonl",

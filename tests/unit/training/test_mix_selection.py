@@ -121,3 +121,38 @@ def test_an_arc_item_becomes_its_question_and_correct_answer():
 def test_curve_points_are_evenly_spaced_and_start_before_training():
     assert curve_steps(48, 4) == [0, 12, 24, 36, 48]
     assert curve_steps(3, 5) == [0, 1, 2, 3]
+
+
+class CharTokenizer:
+    """Each character one token (its code point mod 64); no special tokens."""
+
+    pad_token_id = 0
+
+    def __call__(self, text, add_special_tokens=True):
+        return {"input_ids": [ord(c) % 64 for c in text]}
+
+
+def test_fitted_answers_are_those_whose_every_token_is_the_argmax_after_the_tokens_before_it():
+    """Against one plain forward per example: the model's own greedy continuations are fitted, one token changed
+    is not, in batches of mixed lengths."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from ll_hallucination_pipeline.training.learning_curve import answer_fitted
+
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(
+        LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4)
+    ).eval()
+    tokenizer = CharTokenizer()
+    pairs = []
+    for n in range(20):
+        prompt = "question " * (1 + n % 4) + str(n)
+        ids = tokenizer(prompt)["input_ids"]
+        with torch.no_grad():
+            greedy = model.generate(torch.tensor([ids]), max_new_tokens=3, do_sample=False)[0, len(ids) :].tolist()
+        answer = "".join(chr(t + 64) for t in greedy)  # chr(t + 64) encodes back to t
+        pairs.append((prompt, answer if n % 3 else answer[:-1] + chr((greedy[-1] + 1) % 64 + 64)))
+    with torch.no_grad():
+        found = answer_fitted(model, tokenizer, pairs)
+    assert found == [bool(n % 3) for n in range(20)]
