@@ -1,9 +1,14 @@
 """kill -9 of README command 1 during evaluation, training and analysis; after each, the README's own recovery
-(`snakemake --unlock`, then the same command) finishes the study with the uninterrupted run's numbers."""
+(`snakemake --unlock`, then the same command) finishes the study with the uninterrupted run's numbers.
+
+The run starts from a copy of the uninterrupted study with everything from the evaluations on removed (the score
+cache too): the converted model, data, environment snapshot and smoke test are kept, as a killed run keeps them."""
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, run_snakemake, write_config
+from tests.helpers import REPO, run_snakemake
 
 pytestmark = pytest.mark.slow
 COMMAND = ["all", "--cores", "all", "--resources", "gpu=1"]
@@ -49,8 +54,22 @@ def contains(path: Path, text: str) -> Callable[[], bool]:
     return lambda: path.is_file() and text in path.read_text()
 
 
-def test_killed_three_times_then_finished(baseline_workdir: Path, tiny_data: Path, tmp_path: Path):
-    write_config(tmp_path, data={"source": "local", "local_dir": str(tiny_data)}, stats={"bootstrap_iterations": 500})
+def started_from_its_first_evaluation(baseline_workdir: Path, workdir: Path) -> None:
+    """A copy of the finished study (mtimes and Snakemake's records kept) without what the evaluations and the
+    steps after them wrote, their logs and the score cache."""
+    shutil.copytree(baseline_workdir, workdir, symlinks=True, dirs_exist_ok=True)
+    for name in ("evals", "adapters", "logs", "benchmarks", "cache", "docs/figures"):
+        shutil.rmtree(workdir / name)
+    kept = {"nvidia-smi.txt", "torch_env.txt", "smoke_test.json"}  # what the first jobs wrote into docs/
+    for path in (workdir / "docs").iterdir():
+        if path.is_file() and path.name not in kept:
+            path.unlink()
+
+
+def test_killed_three_times_then_finished(baseline_workdir: Path, tmp_path: Path):
+    started_from_its_first_evaluation(baseline_workdir, tmp_path)
+    to_run = set(re.findall(r"^rule (\w+):", run_snakemake(tmp_path, "all", "-n").stdout, flags=re.MULTILINE))
+    assert "evaluate_baseline" in to_run and not to_run & {"convert_model", "smoke_test", "prepare_data"}
     run_until(tmp_path, contains(tmp_path / "logs/evaluate_baseline.log", "model loaded"))
     recover(tmp_path)
     run_until(tmp_path, lambda: any((tmp_path / "adapters/.work").glob("*/checkpoint-*/trainer_state.json")))
