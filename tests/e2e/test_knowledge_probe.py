@@ -121,10 +121,10 @@ def _short_answer_pool(shared_data: Path, tiny_data: Path, out: Path) -> Path:
 def test_short_answers_equal_lm_eval_hf_and_samples_do_not_depend_on_batching(
     converted_model: Path, shared_data: Path, tiny_data: Path, tmp_path: Path
 ):
-    """The EfficientQA pool through the DAG (split, probe), then the probe's greedy answers against lm-eval's own
-    hf backend running nq_open with the same K exemplar sets: answers equal item for item, and the right counts
-    equal lm-eval's exact match. The samples of one prompt, drawn beside the greedy answer, are the same run in
-    one batch or one prompt at a time."""
+    """The EfficientQA pool through the DAG (split, probe; the model in float32 as lm-eval's run has it), then its
+    greedy answers against lm-eval's own hf backend running nq_open with the same K exemplar sets: answers equal
+    item for item, and the probe's right counts equal lm-eval's exact match. The samples of one prompt, drawn
+    beside the greedy answer, are the same run in one batch or one prompt at a time."""
     settings = ProbeSettings(prompts=2, shots=4, samples=3)
     data = _short_answer_pool(shared_data, tiny_data, tmp_path / "local")
     write_config(
@@ -132,6 +132,7 @@ def test_short_answers_equal_lm_eval_hf_and_samples_do_not_depend_on_batching(
         data={"source": "local", "local_dir": str(data)},
         knowledge={"sets": ["nq_open_pool"], "probe": {"prompts": 2, "samples": 3}},
         qlora={"recipes": []},
+        quantization={"mode": "none", "compute_dtype": "float32", "cpu_compute_dtype": "float32"},
     )
     target = "evals/knowledge/nq_open_pool/counts.csv"
     env = {"MODEL_PATH": str(converted_model)}
@@ -143,7 +144,6 @@ def test_short_answers_equal_lm_eval_hf_and_samples_do_not_depend_on_batching(
     assert len(probed) == len(items) == 7 and len(exemplars) == 32 and probed["sampled_right"].between(0, 6).all()
 
     lm = build_lm(converted_model, FP32, cache_dir=tmp_path / "cache", token_budget=4096)
-    ours = probe_rows(lm, items, exemplars, settings, kind="short_answer")
     names = nq_probe_prompt_tasks(tmp_path / "data/nq_open_pool.jsonl", exemplars, settings, tmp_path / "tasks")
     ref_dir = run_lm_eval_hf(f"pretrained={converted_model}", names, tmp_path / "tasks", tmp_path / "hf")
     hf_rows = {name: read_jsonl(next(ref_dir.rglob(f"samples_{name}_*.jsonl"))) for name in names}
@@ -162,7 +162,7 @@ def test_short_answers_equal_lm_eval_hf_and_samples_do_not_depend_on_batching(
         ]
     by_doc = {name: {r["doc_id"]: r for r in rows} for name, rows in hf_rows.items()}
     hf_right = [sum(int(by_doc[name][n]["exact_match"]) for name in names) for n in range(len(items))]
-    assert [row["greedy_right"] for row in ours] == hf_right and sum(hf_right) > 0
+    assert list(probed["greedy_right"]) == hf_right and sum(hf_right) > 0
 
     sampling = Sampling(settings.samples, settings.temperature, settings.seed)
     contexts = [prefixes[0] + nq_open_item(doc).question for doc in items]
