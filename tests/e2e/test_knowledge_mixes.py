@@ -6,12 +6,14 @@ a mix asking for more than the probe found is refused before any job, with nothi
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from ll_hallucination_pipeline.inference.knowledge import CATEGORIES
 from tests.helpers import REPO, run_snakemake, write_config
 
 pytestmark = pytest.mark.slow
@@ -26,13 +28,13 @@ def _recipe(recipes: Path, name: str, knowledge: dict) -> None:
     (recipes / f"qlora_{name}.toml").write_text(text.replace("epochs = 4", "epochs = 2"))
 
 
-def _config(workdir: Path, data: Path, recipes: list[str]) -> None:
+def _config(workdir: Path, data: Path, recipes: list[str], samples: int = 4) -> None:
     write_config(
         workdir,
         data={"source": "local", "local_dir": str(data)},
         eval={"tasks": ["arc_easy"], "seeds": [0]},
         qlora={"recipes": recipes, "recipes_dir": str(workdir / "configs")},
-        knowledge={"probe": {"prompts": 5, "shots": 2, "samples": 4}, "heldout": 1, "curve_points": 2},
+        knowledge={"probe": {"prompts": 5, "shots": 2, "samples": samples}, "heldout": 1, "curve_points": 2},
         stats={"bootstrap_iterations": 200},
     )
 
@@ -53,6 +55,33 @@ def mix_study(converted_model: Path, tiny_data: Path, shared_data: Path, tmp_pat
     )
     assert done.returncode == 0, done.stdout[-5000:]
     return workdir
+
+
+def test_the_probe_categorizes_each_item_of_the_pool_and_the_test_set(mix_study, converted_model, tmp_path):
+    """Every item of both probed sets has its counts and category, the counts add up; on a copy of the study,
+    nothing is left to do for the probe, and a changed probe setting makes the probe stale and nothing else."""
+    sets = {"arc_easy_train": POOL_ITEMS, "arc_easy": 6}
+    for probe_set, n_items in sets.items():
+        items = pd.read_csv(mix_study / f"evals/knowledge/{probe_set}/items.csv")
+        assert list(items["item"]) == list(range(n_items)) and items["id"].str.len().gt(0).all()
+        assert items["greedy_right"].between(0, 5).all() and items["sampled_right"].between(0, 20).all()
+        assert (items["p_greedy"] == items["greedy_right"] / 5).all()
+        assert (items["p_sampled"] == items["sampled_right"] / 20).all()
+        counts = pd.read_csv(mix_study / f"evals/knowledge/{probe_set}/counts.csv")
+        assert list(counts["category"]) == list(CATEGORIES) and counts["items"].sum() == n_items
+        assert (
+            dict(zip(counts["category"], counts["items"], strict=True))
+            == items["category"].value_counts().reindex(CATEGORIES, fill_value=0).to_dict()
+        )
+    copy = tmp_path / "study"
+    shutil.copytree(mix_study, copy, symlinks=True)
+    targets = [f"evals/knowledge/{s}/counts.csv" for s in sets]
+    env = {"MODEL_PATH": str(converted_model)}
+    assert "Nothing to be done" in run_snakemake(copy, *targets, "-n", env=env).stdout
+    data = Path(json.loads((copy / "config.yaml").read_text())["data"]["local_dir"])
+    _config(copy, data, ["known", "unknown"], samples=8)
+    stale = run_snakemake(copy, *targets, "-n", env=env).stdout
+    assert set(re.findall(r"^rule (\w+):", stale, flags=re.MULTILINE)) == {"probe_knowledge"}
 
 
 def test_each_mix_trains_on_its_share_of_unknown_examples_and_never_on_heldout_ones(mix_study):

@@ -1,11 +1,10 @@
-"""The knowledge probe through the real DAG on the embedded model: a train pool and a test split categorized, the
-counts adding up, nothing to do on a re-run, a changed probe setting making the probe stale and nothing else; its
-answers against lm-eval's own hf backend asked the same prompts, on multiple choice and on short answers."""
+"""The knowledge probe's answers against lm-eval's own hf backend asked the same prompts, on multiple choice and
+on short answers (the latter through the DAG); the probe of an ARC pool and test split through the DAG is checked
+on the knowledge mixes' study (test_knowledge_mixes.py)."""
 
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from pathlib import Path
 
@@ -15,7 +14,6 @@ import pytest
 from ll_hallucination_pipeline.inference.evaluate import build_lm
 from ll_hallucination_pipeline.inference.generation import Sampling
 from ll_hallucination_pipeline.inference.knowledge import (
-    CATEGORIES,
     ProbeSettings,
     arc_choice_item,
     few_shot_prefixes,
@@ -30,46 +28,7 @@ from ll_hallucination_pipeline.tasks.data import read_jsonl
 from tests.helpers import nq_probe_prompt_tasks, probe_prompt_tasks, run_lm_eval_hf, run_snakemake, write_config
 
 pytestmark = pytest.mark.slow
-SETS = ["arc_easy_train", "arc_easy"]
-TARGETS = [f"evals/knowledge/{s}/counts.csv" for s in SETS]
 FP32 = QuantizationSettings(mode="none", compute_dtype="float32", cpu_compute_dtype="float32")
-
-
-def test_the_probe_categorizes_each_item_of_each_set(converted_model: Path, tiny_data: Path, tmp_path: Path):
-    probe = {"prompts": 5, "shots": 2, "samples": 4}
-    write_config(
-        tmp_path,
-        data={"source": "local", "local_dir": str(tiny_data)},
-        knowledge={"sets": SETS, "probe": probe},
-        qlora={"recipes": []},
-    )
-    env = {"MODEL_PATH": str(converted_model)}
-    done = run_snakemake(tmp_path, *TARGETS, "--cores", "all", "--resources", "gpu=1", env=env)
-    assert done.returncode == 0, done.stdout[-4000:]
-
-    for probe_set in SETS:
-        items = pd.read_csv(tmp_path / f"evals/knowledge/{probe_set}/items.csv")
-        assert list(items["item"]) == list(range(6)) and items["id"].str.len().gt(0).all()
-        assert items["greedy_right"].between(0, 5).all() and items["sampled_right"].between(0, 20).all()
-        assert (items["p_greedy"] == items["greedy_right"] / 5).all()
-        assert (items["p_sampled"] == items["sampled_right"] / 20).all()
-        assert set(items["category"]) <= set(CATEGORIES)
-        counts = pd.read_csv(tmp_path / f"evals/knowledge/{probe_set}/counts.csv")
-        assert list(counts["category"]) == list(CATEGORIES) and counts["items"].sum() == 6
-        assert (
-            dict(zip(counts["category"], counts["items"], strict=True))
-            == items["category"].value_counts().reindex(CATEGORIES, fill_value=0).to_dict()
-        )
-
-    assert "Nothing to be done" in run_snakemake(tmp_path, *TARGETS, "-n", env=env).stdout
-    write_config(
-        tmp_path,
-        data={"source": "local", "local_dir": str(tiny_data)},
-        knowledge={"sets": SETS, "probe": probe | {"samples": 8}},
-        qlora={"recipes": []},
-    )
-    stale = run_snakemake(tmp_path, *TARGETS, "-n", env=env).stdout
-    assert set(re.findall(r"^rule (\w+):", stale, flags=re.MULTILINE)) == {"probe_knowledge"}
 
 
 def test_categories_equal_an_independent_computation_from_lm_eval_hf(converted_model: Path, tiny_data: Path, tmp_path):
