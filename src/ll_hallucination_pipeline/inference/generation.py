@@ -90,7 +90,7 @@ class GenerationStats:
     decode_steps: int = 0
     generation_seconds: float = 0.0
     largest_rows: int = 0
-    out_of_memory: bool = False  # since then, rows come from the (halved) token budget
+    out_of_memory: bool = False  # since then, rows are capped at half those that ran out of memory
 
 
 @dataclass(frozen=True)
@@ -460,6 +460,7 @@ class BatchedGenerator:
         self.lm = lm
         self.cache = cache
         self.stats = stats
+        self.row_cap: int | None = None  # after an out-of-memory error: half the rows that ran out
 
     def generate_until(self, requests: Sequence[Any]) -> list[str] | None:
         """Each request's answer, or ``None`` where a request is not plain greedy decoding (lm-eval's own
@@ -561,22 +562,24 @@ class BatchedGenerator:
         return [[found[keys[prompt, row]] for row in range(width)] for prompt in prompts]
 
     def _rows(self, prompt_length: int, max_new: int, decoder: Any) -> int:
-        """Rows to decode together: sized to the free GPU memory under an ``auto`` token budget on a GPU (until an
-        out-of-memory error halves it), else from the token budget."""
+        """Rows to decode together: sized to the free GPU memory under an ``auto`` token budget on a GPU, else from
+        the token budget; never more than :attr:`row_cap`."""
         import torch
 
         lm = self.lm
-        if lm.device.type == "cuda" and lm.token_budget.auto and not self.stats.out_of_memory:
+        if lm.device.type == "cuda" and lm.token_budget.auto:
             free = torch.cuda.mem_get_info()[0] + torch.cuda.memory_reserved() - torch.cuda.memory_allocated()
             dtype_bytes = decoder.get_input_embeddings().weight.element_size()
-            return rows_within_memory(free, kv_bytes_per_token(lm.model.config, dtype_bytes), prompt_length, max_new)
-        return rows_within_budget(prompt_length, lm.token_budget.current, max_new)
+            rows = rows_within_memory(free, kv_bytes_per_token(lm.model.config, dtype_bytes), prompt_length, max_new)
+        else:
+            rows = rows_within_budget(prompt_length, lm.token_budget.current, max_new)
+        return rows if self.row_cap is None else min(rows, self.row_cap)
 
     def _generate(
         self, prompts: list[tuple[int, ...]], until: list[str], max_new: int, sampling: Sampling
     ) -> dict[tuple, list[int]]:
         """The answers of ``prompts`` (longest first) by (prompt, row), as many rows at a time as the token budget
-        holds; after an out-of-memory error the unfinished ones run again at half the budget."""
+        holds; after an out-of-memory error the unfinished ones run again in half as many rows."""
         import torch
         from torch.nn.attention import SDPBackend, sdpa_kernel
 
@@ -618,8 +621,10 @@ class BatchedGenerator:
                         progress=progress,
                     )
                 except torch.cuda.OutOfMemoryError:
+                    if rows <= sampling.width:
+                        raise  # one prompt's rows do not fit
                     self.stats.out_of_memory = True
-                    lm.token_budget.halve()  # the answers finished so far are kept
+                    self.row_cap = rows // 2  # the answers finished so far are kept
                     torch.cuda.empty_cache()
         lm._prefix = PrefixCache()  # its memory back
         width = sampling.width

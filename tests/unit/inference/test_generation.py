@@ -98,3 +98,16 @@ def test_each_sample_has_its_own_key_and_the_greedy_row_none():
     assert keys[1] != Sampling(samples=3, temperature=0.5, seed=1).row_key((1, 2, 3), 1)
     assert keys[1] != sampling.row_key((1, 2, 4), 1)
     assert sampling.settings(0) == {"decoding": "greedy"} and sampling.settings(2)["sample"] == 2
+
+
+def test_rows_after_an_out_of_memory_error_stay_under_the_cap():
+    """The rows come from the token budget on a CPU, and never exceed the cap an out-of-memory error sets (the
+    scorer's own token budget is left as it was)."""
+    from ll_hallucination_pipeline.inference.generation import BatchedGenerator, GenerationStats
+    from ll_hallucination_pipeline.inference.token_budget import TokenBudget
+
+    lm = SimpleNamespace(device=torch.device("cpu"), token_budget=TokenBudget(8192))
+    generator = BatchedGenerator(lm, cache=None, stats=GenerationStats())
+    assert generator._rows(100, 28, decoder=None) == 64
+    generator.row_cap = 5
+    assert generator._rows(100, 28, decoder=None) == 5 and lm.token_budget.current == 8192
