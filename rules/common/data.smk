@@ -4,6 +4,7 @@ from ll_hallucination_pipeline.tasks import (
     get_data_set,
     local_source,
     read_jsonl,
+    require_hub_copy,
     will_be_prepared,
 )
 from ll_hallucination_pipeline.training import checked_records, read_records
@@ -13,17 +14,9 @@ def data_source(dataset):
     """Local file a dataset is copied from, or None to download it from the hub."""
     source, local_dir = config["data"]["source"], config["data"]["local_dir"]
     local = Path(local_dir) / get_data_set(dataset).local_file
-    if get_data_set(dataset).hub is None and (source == "hub" or not local.is_file()):
-        raise PipelineInputError(
-            f"{dataset} has no copy on the Hugging Face hub; set data.local_dir to a directory holding "
-            f"{get_data_set(dataset).local_file} (the shared/data layout) and data.source to local or auto"
-        )
-    if source == "hub":
-        return None
-    if (
-        source == "local"
-        or (Path(local_dir) / get_data_set(dataset).local_file).is_file()
-    ):
+    if source == "hub" or not local.is_file():
+        require_hub_copy(dataset)
+    if source == "local" or (source == "auto" and local.is_file()):
         return local_source(dataset, local_dir)
     return None
 

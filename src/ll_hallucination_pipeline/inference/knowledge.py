@@ -253,14 +253,20 @@ def nq_open_item(doc: dict[str, Any]) -> ShortAnswerItem:
     return ShortAnswerItem(f"Q: {doc['question']}?\nA:", tuple(doc["answer"]))
 
 
+@functools.cache
+def _exact_match_options() -> dict[str, Any]:
+    """The options of ``nq_open``'s exact_match metric (case, punctuation, articles), as its YAML gives them."""
+    (metric,) = [m for m in nq_open_task()["metric_list"] if m["metric"] == "exact_match"]
+    return {k: v for k, v in metric.items() if k not in ("metric", "aggregation", "higher_is_better")}
+
+
 def short_answer_right(answer: str, references: Sequence[str]) -> bool:
     """Whether ``answer`` is right by lm-eval's ``nq_open`` exact match: its ``remove_whitespace`` filter, then
     the metric's options against each reference, right where any matches."""
     from lm_eval.api.metrics import exact_match_hf_evaluate
 
-    (metric,) = [m for m in nq_open_task()["metric_list"] if m["metric"] == "exact_match"]
-    options = {k: v for k, v in metric.items() if k not in ("metric", "aggregation", "higher_is_better")}
-    matched = exact_match_hf_evaluate([answer.strip()] * len(references), list(references), **options)
+    predictions = [answer.strip()] * len(references)
+    matched = exact_match_hf_evaluate(predictions, list(references), **_exact_match_options())
     return bool(matched["exact_match"] > 0)
 
 
@@ -289,7 +295,8 @@ def probe_short_answers(
         contexts = [prefix + item.question for item in items]
         answered = lm.sample_until(contexts, until, settings.max_new_tokens, sampling)
         for n, (item, answers) in enumerate(zip(items, answered, strict=True)):
-            marks = [short_answer_right(answer, item.answers) for answer in answers]
+            verdicts = {answer: short_answer_right(answer, item.answers) for answer in set(answers)}  # samples repeat
+            marks = [verdicts[answer] for answer in answers]
             greedy[n].append(marks[0])
             right[n].append(sum(marks[1:]) if sampled else settings.samples * marks[0])
     return [ItemKnowledge(tuple(g), tuple(r), settings.samples) for g, r in zip(greedy, right, strict=True)]

@@ -14,6 +14,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "local_source",
             "prepare_dataset",
             "read_jsonl",
+            "require_hub_copy",
             "split_question_pool",
             "will_be_prepared",
         ],

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..utils import PipelineInputError, atomic_write_bytes, atomic_write_json, sha256_file
-from .registry import get_data_set
+from .registry import DataSet, get_data_set
 
 
 def check_records(name: str, records: list[dict[str, Any]], origin: str) -> None:
@@ -52,14 +52,21 @@ def local_source(name: str, local_dir: str | Path) -> Path:
     return path
 
 
-def _hub_bytes(name: str) -> bytes:
-    from datasets import load_dataset
-
+def require_hub_copy(name: str) -> DataSet:
+    """Data set ``name``'s spec, or an error naming the local file where the hub has no copy of it."""
     spec = get_data_set(name)
     if spec.hub is None:
         raise PipelineInputError(
-            f"{name} has no copy on the Hugging Face hub; set data.local_dir to a directory holding {spec.local_file}"
+            f"{name} has no copy on the Hugging Face hub; set data.local_dir to a directory holding "
+            f"{spec.local_file} (the shared/data layout) and data.source to local or auto"
         )
+    return spec
+
+
+def _hub_bytes(name: str) -> bytes:
+    from datasets import load_dataset
+
+    spec = require_hub_copy(name)
     try:
         dataset = load_dataset(spec.hub[0], spec.hub[1], split=spec.split)
     except OSError as exc:  # ConnectionError and offline-mode errors alike
