@@ -414,11 +414,11 @@ def rows_within_budget(prompt_length: int, token_budget: int, max_new_tokens: in
     return max(1, token_budget // (prompt_length + max_new_tokens))
 
 
-# Rows decoding together at most, where memory allows. A decode step of an 8B model is launch-bound: on an H100 it
-# took 58 ms at 256 rows and 87 ms at 916 (bench/RESULTS.md, the short-answer probe), so more rows cost less each.
+# Rows decoding together at most, where memory allows. A decode step of an 8B model is launch-bound, so more rows
+# cost less each (bench/RESULTS.md, the short-answer probe at 256 and 1,024 rows).
 MAX_ROWS = 1024
-# Tokens the rows' key/value cache holds at most (rows x (prompt + answer)): the 8B shape ran truthfulqa_gen at 256
-# rows of 556 tokens, and ran out of memory at ~366 rows of them with half the free memory for the cache (the
+# Tokens the rows' key/value cache holds at most (rows x (prompt + answer)): the truthfulqa_gen shape the 8B bench
+# ran at (256 rows of 556 tokens); more rows of it ran out of memory with half the free memory for the cache (the
 # admissions' transient copies). Short answers still get MAX_ROWS rows.
 MAX_CACHED_TOKENS = 256 * 556
 # Share of the free GPU memory the rows' key/value cache may take (as the scorer's AUTO_MEMORY_SHARE): the rest
