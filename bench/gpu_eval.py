@@ -381,6 +381,20 @@ def generation_ours(*limits: str) -> None:
         )
 
 
+def same_answers(before: str, after: str) -> None:
+    """Item for item, the answers of two ``ours_generation`` runs kept under ``WORK/before`` and ``WORK/after``
+    (the code before and after a change), with each run's decode figures."""
+    from ll_hallucination_pipeline.inference.evaluate import samples_name
+    from ll_hallucination_pipeline.tasks.data import read_jsonl
+
+    for task in GEN_TASKS:
+        runs = [WORK / name / task for name in (before, after)]
+        answers = [{r["doc_id"]: r["resps"] for r in read_jsonl(run / samples_name(task))} for run in runs]
+        scoring = [json.loads((run / "scoring.json").read_text()) for run in runs]
+        same = sum(answers[0][d] == answers[1].get(d) for d in answers[0])
+        record({"phase": "same_answers", "task": task, "items": len(answers[0]), "equal": same, "runs": scoring})
+
+
 def generation_hf(*limits: str) -> None:
     """The runbook way (``lm_eval --model hf``, from process start) on the first ``limit`` items of each task:
     two limits give its cost per item and what it spends before the first."""
@@ -411,5 +425,6 @@ if __name__ == "__main__":
         "ours_generation": ours_generation,
         "generation_ours": generation_ours,
         "generation_hf": generation_hf,
+        "same_answers": same_answers,
     }
     phases[phase](*rest)

@@ -7,11 +7,12 @@ answers beside the greedy one for the knowledge probe.
   attention mask, so a row sees exactly what it would see alone.
 - Where a prompt wants S samples too, its prefilled row is copied into 1 + S rows (the samples share the prompt's
   prefill); row 0 decodes greedily, rows 1..S sample at a temperature (:class:`Sampling`).
-- Then one token per row per step, chosen by argmax (or sampled). Whether a row has stopped (an end-of-sequence
-  token, or a stop sequence inside its last token or across its last two) is computed on the device every step,
-  with no copy to the host. Every ``check_every`` steps the flagged rows are confirmed on the host (their text
-  really holds a stop sequence) and leave, their key/value cache rows dropped, and waiting prompts take their
-  places (continuous batching).
+- The rows are copied into the slots of one key/value cache allocated for the pass (:mod:`.decode_slots`).
+  Then one token per row per step, chosen by argmax (or sampled); on a GPU the step is a replayed CUDA graph.
+  Whether a row has stopped (an end-of-sequence token, or a stop sequence inside its last token or across its last
+  two) is computed on the device every step, with no copy to the host. Every ``check_every`` steps the flagged
+  rows are confirmed on the host (their text really holds a stop sequence) and leave, and waiting prompts take
+  their slots (continuous batching).
 
 A stop sequence spread over three or more tokens is never flagged on the device. Its row then runs on to
 ``max_new_tokens``: the text is the same, because the caller cuts it at the first stop sequence as lm-eval does;
@@ -35,6 +36,8 @@ from .score_cache import GenerationCache
 
 if TYPE_CHECKING:
     import torch
+
+    from .decode_slots import SlotRows
 
 log = logging.getLogger(__name__)
 
@@ -157,67 +160,17 @@ def choose_tokens(
     return torch.where(keys >= 0, noisy.argmax(-1), greedy)
 
 
-def _mask_from_valid(valid: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """Additive mask ``[rows, 1, 1, keys]`` letting each row's next token see its valid keys only."""
-    import torch
-
-    mask = torch.zeros(valid.shape, dtype=dtype, device=valid.device)
-    return mask.masked_fill_(~valid, torch.finfo(dtype).min)[:, None, None, :]
-
-
-def _cache_tensors(cache: Any) -> list[tuple[Any, str]]:
-    return [(layer, name) for layer in cache.layers for name in ("keys", "values")]
-
-
 @dataclass
-class _Rows:
-    """The rows decoding together: their key/value cache, which of its columns each row may attend to, the next
-    position, last token and stop flag of each row, its noise key (``None`` while all decode greedily) and the
-    answer each row writes (``prompt * width + row``)."""
+class _Prefilled:
+    """Prompts after their prefill, each copied into ``width`` rows: the rows' key/value cache (a prompt's tokens
+    contiguous from column 0), first answer tokens, their positions, stop flags, noise keys and answer numbers."""
 
     cache: Any
-    valid: torch.Tensor  # [rows, columns] bool
-    positions: torch.Tensor
     token: torch.Tensor
+    positions: torch.Tensor
     flagged: torch.Tensor
+    keys: torch.Tensor
     owners: list[int]
-    keys: torch.Tensor | None = None
-
-    def keep(self, kept: list[int]) -> None:
-        """Keep the rows ``kept`` and drop the columns no kept row attends to."""
-        import torch
-
-        index = torch.tensor(kept, dtype=torch.long, device=self.token.device)
-        self.valid, self.positions = self.valid[index], self.positions[index]
-        self.token, self.flagged = self.token[index], self.flagged[index]
-        self.keys = None if self.keys is None else self.keys[index]
-        self.owners = [self.owners[k] for k in kept]
-        columns = self.valid.any(0).nonzero()[:, 0]
-        self.valid = self.valid[:, columns]
-        for layer, name in _cache_tensors(self.cache):
-            setattr(layer, name, getattr(layer, name)[index][:, :, columns])
-
-    def join(self, other: _Rows) -> None:
-        """Add ``other``'s rows, the shorter side padded with columns nobody attends to."""
-        import torch
-
-        width = max(self.valid.shape[1], other.valid.shape[1])
-        for rows in (self, other):
-            extra = width - rows.valid.shape[1]
-            if extra:
-                rows.valid = torch.cat([rows.valid, rows.valid.new_zeros((rows.valid.shape[0], extra))], dim=1)
-                for layer, name in _cache_tensors(rows.cache):
-                    tensor = getattr(layer, name)
-                    pad = tensor.new_zeros((*tensor.shape[:2], extra, tensor.shape[3]))
-                    setattr(layer, name, torch.cat([tensor, pad], dim=2))
-        for (layer, name), (new, _) in zip(_cache_tensors(self.cache), _cache_tensors(other.cache), strict=True):
-            setattr(layer, name, torch.cat([getattr(layer, name), getattr(new, name)], dim=0))
-        self.valid = torch.cat([self.valid, other.valid])
-        self.positions = torch.cat([self.positions, other.positions])
-        self.token = torch.cat([self.token, other.token])
-        self.flagged = torch.cat([self.flagged, other.flagged])
-        self.keys = None if self.keys is None else torch.cat([self.keys, other.keys])
-        self.owners += other.owners
 
 
 def _prefill(
@@ -228,7 +181,7 @@ def _prefill(
     prefix: tuple,
     tables: StopTables,
     sampling: Sampling,
-) -> _Rows:
+) -> _Prefilled:
     """Run ``prompts`` (those of ``owners``) after their shared prefix (``(tokens, cache for these rows)``), copy
     each into ``sampling.width`` rows, and choose their first answer tokens."""
     import torch
@@ -248,21 +201,62 @@ def _prefill(
     )
     last = torch.tensor([len(r) - 1 for r in rest], device=device)
     logits = head(out.last_hidden_state[torch.arange(len(prompts), device=device), last])
-    valid = torch.cat([torch.ones((len(prompts), start), dtype=torch.bool, device=device), segments >= 0], dim=1)
     positions = torch.tensor([len(p) for p in prompts], device=device)
-    keys = None
     width = sampling.width
+    index = torch.arange(len(prompts), device=device).repeat_interleave(width)
     if width > 1:
-        index = torch.arange(len(prompts), device=device).repeat_interleave(width)
-        for layer, name in _cache_tensors(out.cache):
-            setattr(layer, name, getattr(layer, name)[index])
-        logits, valid, positions = logits[index], valid[index], positions[index]
-        rows = [(prompt, row) for prompt in prompts for row in range(width)]
-        keys = torch.tensor([sampling.row_key(prompt, row) for prompt, row in rows], device=device)
-    token = choose_tokens(logits, keys, positions, sampling.temperature)
+        out.cache.reorder_cache(index)
+        logits, positions = logits[index], positions[index]
+    keys = torch.tensor([sampling.row_key(p, row) for p in prompts for row in range(width)], device=device)
+    token = choose_tokens(logits, keys if width > 1 else None, positions, sampling.temperature)
     flagged = tables.stopped(torch.full_like(token, -1), token)
     rows_of = [owner * width + row for owner in owners for row in range(width)]
-    return _Rows(out.cache, valid, positions, token, flagged, rows_of, keys)
+    return _Prefilled(out.cache, token, positions, flagged, keys, rows_of)
+
+
+def _decode_step(decoder: Any, head: Any, rows: SlotRows, tables: StopTables, sampling: Sampling) -> Callable:
+    """The step over the first ``n`` slots of ``rows``: feed each slot's token at its position, choose its next
+    token, flag the rows it ends, advance. Slots whose position has run past the cache's columns (free slots, or
+    rows a few steps past their last answer token before they leave) write into the last column, unread."""
+    import torch
+
+    dtype = decoder.get_input_embeddings().weight.dtype
+    cache = rows.cache
+    sampled = sampling.width > 1
+
+    def step(n: int) -> None:
+        positions = rows.positions[:n]
+        columns = positions.clamp(max=cache.width - 1)
+        cache.columns = columns
+        hidden = torch.arange(cache.width, device=columns.device) > columns[:, None]
+        mask = torch.zeros(hidden.shape, dtype=dtype, device=hidden.device).masked_fill_(hidden, torch.finfo(dtype).min)
+        out = decoder(
+            input_ids=rows.token[:n, None],
+            position_ids=columns[:, None],
+            attention_mask=mask[:, None, None, :],
+            cache=cache,
+            use_cache=True,
+        )
+        logits = head(out.last_hidden_state[:, -1])
+        token = choose_tokens(logits, rows.keys[:n] if sampled else None, positions + 1, sampling.temperature)
+        rows.flagged[:n] |= tables.stopped(rows.token[:n], token)
+        rows.token[:n] = token
+        positions += 1
+
+    return step
+
+
+def _bucket(rows: int, extent: int) -> int:
+    """Slots a step runs over: the fewest of ``rows``, ``rows / 2``, ``rows / 4``, ... (rounded up) that hold the
+    first ``extent`` slots, so that a pass captures few step graphs.
+
+    >>> _bucket(256, 256), _bucket(256, 100), _bucket(256, 3), _bucket(100, 26)
+    (256, 128, 4, 50)
+    """
+    size = rows
+    while size > 1 and -(-size // 2) >= extent:
+        size = -(-size // 2)
+    return size
 
 
 def generate_rows(
@@ -283,95 +277,87 @@ def generate_rows(
 ) -> None:
     """Continuations of ``prompts`` (token ids), at most ``max_new_tokens`` each, into ``answers`` (answer ->
     tokens, answer ``n * sampling.width + j``: prompt ``n``'s greedy one at ``j = 0``, its samples after),
-    decoding up to ``rows`` rows at a time.
+    decoding up to ``rows`` rows at a time in the slots of one key/value cache (:mod:`.decode_slots`).
 
     ``prefix_for(n)``: the tokens every prompt opens with and their key/value cache for ``n`` rows (or
     ``((), None)``). ``confirm(tokens)``: whether a row flagged by ``tables`` has really stopped. Every
-    ``check_every`` steps finished rows leave and waiting prompts take their places (continuous batching), so the
-    rows stay full while answers of very different lengths finish; ``progress`` hears of the prompts done then.
-    An answer may run a few tokens past its stop: the caller cuts its text at the first stop sequence, as lm-eval
-    does. A prompt whose answers are not all in ``answers`` runs again whole.
+    ``check_every`` steps finished rows leave and waiting prompts take their slots (continuous batching), so the
+    rows stay full while answers of very different lengths finish; once none wait, the rows left move into the
+    first slots and steps run over fewer. ``progress`` hears of the prompts done. An answer may run a few tokens
+    past its stop: the caller cuts its text at the first stop sequence, as lm-eval does. A prompt whose answers
+    are not all in ``answers`` runs again whole.
     """
-    import torch
+    from .decode_slots import SlotCache, SlotRows, StepGraphs
 
-    dtype = decoder.get_input_embeddings().weight.dtype
     width = sampling.width
     rows = max(rows, width)
     stats.largest_rows = max(stats.largest_rows, rows)
     waiting = [n for n in range(len(prompts)) if any(n * width + j not in answers for j in range(width))]
+    if not waiting:
+        return
+    columns = max(len(prompts[n]) for n in waiting) + max_new_tokens
     generated: dict[int, list[int]] = {}
-    active: _Rows | None = None
+    slots: SlotRows | None = None
+    graphs: StepGraphs | None = None
     steps: list[torch.Tensor] = []
-    while waiting or active is not None:
-        if active is not None:
-            _retire(active, steps, generated, answers, confirm, max_new_tokens)
+    while True:
+        if slots is not None:
+            _retire(slots, steps, generated, answers, confirm, max_new_tokens)
             steps = []
             if progress:
                 progress.update(len(answers) // width, stats.generated_tokens)
-        free = (rows - (len(active.owners) if active else 0)) // width
+        live = slots.live if slots else 0
+        free = (rows - live) // width
         if waiting and free >= max(1, rows // width // 4):
             admitted, waiting = waiting[:free], waiting[free:]
             prefix = prefix_for(len(admitted))
             fresh = _prefill(decoder, head, [prompts[n] for n in admitted], admitted, prefix, tables, sampling)
             stats.prefill_tokens += sum(len(prompts[n]) - len(prefix[0]) for n in admitted)
-            generated.update({n: [token] for n, token in zip(fresh.owners, fresh.token.tolist(), strict=True)})
-            if active is None or not active.owners:
-                active = fresh
-            else:
-                active.join(fresh)
-        if active is None or not active.owners:
-            active = None
-            continue
+            if slots is None:
+                slots = SlotRows(SlotCache(fresh.cache, rows, columns), rows, head.weight.device)
+                graphs = StepGraphs(_decode_step(decoder, head, slots, tables, sampling), head.weight.device)
+            generated.update({owner: [t] for owner, t in zip(fresh.owners, fresh.token.tolist(), strict=True)})
+            slots.admit(fresh.owners, fresh.cache, fresh.token, fresh.positions, fresh.flagged, fresh.keys)
+            live = slots.live
+        if not live:
+            break
+        if not waiting and _bucket(rows, live) < _bucket(rows, slots.extent):
+            slots.compact()
+        n = _bucket(rows, slots.extent)
         for _ in range(check_every):
-            active.valid = torch.cat([active.valid, active.valid.new_ones((len(active.owners), 1))], dim=1)
-            out = decoder(
-                input_ids=active.token[:, None],
-                position_ids=active.positions[:, None],
-                attention_mask=_mask_from_valid(active.valid, dtype),
-                cache=active.cache,
-                use_cache=True,
-            )
-            active.cache = out.cache
-            active.positions = active.positions + 1
-            logits = head(out.last_hidden_state[:, -1])
-            previous = active.token
-            active.token = choose_tokens(logits, active.keys, active.positions, sampling.temperature)
-            active.flagged |= tables.stopped(previous, active.token)
-            steps.append(active.token[:, None])
+            graphs.run(n)
+            steps.append(slots.token[:n].clone())
             stats.decode_steps += 1
-            stats.generated_tokens += len(active.owners)
+            stats.generated_tokens += live
     stats.sequences += len(generated)
 
 
-def _flush(active: _Rows, steps: list[torch.Tensor], generated: dict[int, list[int]]) -> None:
-    """Append the tokens of ``steps`` to each active row's answer (one copy to the host)."""
-    import torch
-
-    if steps:
-        for owner, tokens in zip(active.owners, torch.cat(steps, dim=1).tolist(), strict=True):
-            generated[owner].extend(tokens)
-
-
 def _retire(
-    active: _Rows,
+    slots: SlotRows,
     steps: list[torch.Tensor],
     generated: dict[int, list[int]],
     answers: dict[int, list[int]],
     confirm: Callable[[list[int]], bool],
     max_new_tokens: int,
 ) -> None:
-    """Move the rows that stopped (confirmed on the host) or reached ``max_new_tokens`` into ``answers``."""
-    _flush(active, steps, generated)
-    flagged = active.flagged.tolist()
-    kept = []
-    for row, owner in enumerate(active.owners):
+    """Append the tokens of ``steps`` to each row's answer (one copy to the host), and move the rows that stopped
+    (confirmed on the host) or reached ``max_new_tokens`` into ``answers``, freeing their slots."""
+    import torch
+
+    if not steps:
+        return
+    tokens_of = torch.stack(steps, dim=1).tolist()
+    flagged = slots.flagged[: len(tokens_of)].tolist()
+    done = []
+    for slot, owner in enumerate(slots.owners[: len(tokens_of)]):
+        if owner is None:
+            continue
         tokens = generated[owner]
-        if len(tokens) >= max_new_tokens or (flagged[row] and confirm(tokens)):
+        tokens.extend(tokens_of[slot])
+        if len(tokens) >= max_new_tokens or (flagged[slot] and confirm(tokens)):
             answers[owner] = tokens[:max_new_tokens]
-        else:
-            kept.append(row)
-    if len(kept) < len(active.owners):
-        active.keep(kept)
+            done.append(slot)
+    slots.release(done)
 
 
 # Generation settings a model's own generation_config may carry that change which token greedy decoding picks;

@@ -1,0 +1,203 @@
+"""Rows decoding in fixed slots: one key/value cache allocated for the whole pass, and a decode step that keeps
+its shapes, so that on a GPU it runs as one replayed CUDA graph.
+
+Slot ``s`` holds one row: its keys and values at columns ``0 .. position - 1`` (a prompt is prefilled
+right-padded after its shared prefix, so its tokens are contiguous from column 0 and a token's column is its
+position), its last token, next position, stop flag and noise key. A step feeds every slot of the first ``n``,
+writes each new key and value at its row's own column, and lets each row attend to its columns up to that one.
+Free slots decode too, unseen: their results are never read, and they make a step's shapes independent of how
+many rows are live. A decode step of a large model is otherwise bound by launching its thousands of kernels one
+by one from Python (bench/RESULTS.md, where a decode step's time goes); replayed as a graph, it is launched once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from transformers.cache_utils import Cache, CacheLayerMixin
+
+if TYPE_CHECKING:
+    import torch
+
+log = logging.getLogger(__name__)
+
+
+class SlotLayer(CacheLayerMixin):
+    """One decoder layer's keys and values ``[slots, heads, columns, dim]``; a decode step writes row ``r``'s new
+    key and value at column ``columns[r]`` and returns the first ``rows`` slots whole."""
+
+    is_sliding = False
+
+    def __init__(self, keys: torch.Tensor, values: torch.Tensor, owner: SlotCache) -> None:
+        super().__init__()
+        self.keys, self.values, self.owner = keys, values, owner
+        self.is_initialized = True
+
+    def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
+        """Never called: the tensors exist from the start."""
+
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any) -> tuple:
+        rows, heads, _, dim = key_states.shape
+        index = self.owner.columns[:, None, None, None].expand(rows, heads, 1, dim)
+        keys, values = self.keys[:rows], self.values[:rows]
+        keys.scatter_(2, index, key_states)
+        values.scatter_(2, index, value_states)
+        return keys, values
+
+    def get_mask_sizes(self, query_length: int) -> tuple[int, int]:
+        return self.keys.shape[2], 0
+
+    def get_seq_length(self) -> int:
+        return self.keys.shape[2]
+
+    def get_max_length(self) -> int:
+        return self.keys.shape[2]
+
+
+class SlotCache(Cache):
+    """The key/value cache of ``slots`` rows of ``columns`` tokens each, for every layer of a decoder; shaped after
+    a prefill's cache (its layers, heads, head size, dtype and device). ``columns``: where this step writes."""
+
+    def __init__(self, like: Any, slots: int, columns: int) -> None:
+        layers = []
+        for layer in like.layers:
+            _, heads, _, dim = layer.keys.shape
+            keys = layer.keys.new_zeros((slots, heads, columns, dim))
+            values = layer.values.new_zeros((slots, heads, columns, layer.values.shape[3]))
+            layers.append(SlotLayer(keys, values, self))
+        super().__init__(layers=layers)
+        self.columns: torch.Tensor | None = None
+
+    @property
+    def width(self) -> int:
+        """Columns per slot."""
+        return self.layers[0].keys.shape[2]
+
+    def place(self, slots: torch.Tensor, prefill: Any) -> None:
+        """Copy the rows of a prefill's cache (``[len(slots), heads, width, dim]`` per layer) into ``slots``."""
+        for layer, new in zip(self.layers, prefill.layers, strict=True):
+            width = new.keys.shape[2]
+            layer.keys[:, :, :width].index_copy_(0, slots, new.keys)
+            layer.values[:, :, :width].index_copy_(0, slots, new.values)
+
+    def move(self, source: torch.Tensor, target: torch.Tensor) -> None:
+        """Copy the slots ``source`` into the slots ``target`` (disjoint)."""
+        for layer in self.layers:
+            layer.keys.index_copy_(0, target, layer.keys[source])
+            layer.values.index_copy_(0, target, layer.values[source])
+
+
+class StepGraphs:
+    """A decode step over the first ``n`` slots, run as a CUDA graph captured per ``n`` where the device is a GPU
+    and the step can be captured; run eagerly otherwise.
+
+    ``step(n)`` must read and write only tensors that live as long as this object (a replay repeats the
+    captured kernels on the same memory). The first step at each ``n`` runs eagerly on a side stream (a real step,
+    which also warms up the libraries' lazy state), the capture follows; a step that cannot be captured is logged
+    once and runs eagerly from then on.
+    """
+
+    def __init__(self, step: Callable[[int], None], device: torch.device) -> None:
+        self.step = step
+        self.enabled = device.type == "cuda"
+        self.graphs: dict[int, Any] = {}
+        self.pool: Any = None
+
+    def run(self, n: int) -> None:
+        """One decode step over the first ``n`` slots."""
+        import torch
+
+        if not self.enabled:
+            self.step(n)
+            return
+        graph = self.graphs.get(n)
+        if graph is not None:
+            graph.replay()
+            return
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            self.step(n)
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        self.pool = self.pool or torch.cuda.graph_pool_handle()
+        try:
+            with torch.cuda.graph(graph, pool=self.pool):
+                self.step(n)
+        except torch.cuda.OutOfMemoryError:
+            raise
+        except RuntimeError as error:  # an operation the model runs cannot be captured
+            log.warning("decode steps run without CUDA graphs: %s", error)
+            self.enabled = False
+            return
+        self.graphs[n] = graph
+
+
+class SlotRows:
+    """What each slot decodes: its last token, next position, stop flag (set once a token ends it, until it
+    leaves), noise key (-1: greedy) and the answer it writes (``None``: a free slot); the tensors live on the
+    device for the whole pass, the owners on the host."""
+
+    def __init__(self, cache: SlotCache, slots: int, device: torch.device) -> None:
+        import torch
+
+        self.cache = cache
+        self.token = torch.zeros(slots, dtype=torch.long, device=device)
+        self.positions = torch.zeros(slots, dtype=torch.long, device=device)
+        self.flagged = torch.zeros(slots, dtype=torch.bool, device=device)
+        self.keys = torch.full((slots,), -1, dtype=torch.long, device=device)
+        self.owners: list[int | None] = [None] * slots
+
+    @property
+    def live(self) -> int:
+        """Slots with a row in them."""
+        return sum(owner is not None for owner in self.owners)
+
+    @property
+    def extent(self) -> int:
+        """One past the last slot with a row in it."""
+        return max((s + 1 for s, owner in enumerate(self.owners) if owner is not None), default=0)
+
+    def admit(
+        self,
+        owners: list[int],
+        prefill: Any,
+        token: torch.Tensor,
+        positions: torch.Tensor,
+        flagged: torch.Tensor,
+        keys: torch.Tensor,
+    ) -> None:
+        """Put prefilled rows (their cache, first tokens, ...) into the lowest free slots."""
+        import torch
+
+        free = [s for s, owner in enumerate(self.owners) if owner is None][: len(owners)]
+        index = torch.tensor(free, dtype=torch.long, device=self.token.device)
+        self.cache.place(index, prefill)
+        for mine, new in ((self.token, token), (self.positions, positions), (self.flagged, flagged), (self.keys, keys)):
+            mine.index_copy_(0, index, new)
+        for slot, owner in zip(free, owners, strict=True):
+            self.owners[slot] = owner
+
+    def release(self, slots: list[int]) -> None:
+        """Free ``slots``: their rows have left."""
+        for slot in slots:
+            self.owners[slot] = None
+
+    def compact(self) -> None:
+        """Move the rows of slots past the first ``live`` into the free slots among them."""
+        import torch
+
+        live = self.live
+        source = [s for s in range(live, len(self.owners)) if self.owners[s] is not None]
+        if not source:
+            return
+        target = [s for s in range(live) if self.owners[s] is None]
+        device = self.token.device
+        source_index, target_index = (torch.tensor(s, dtype=torch.long, device=device) for s in (source, target))
+        self.cache.move(source_index, target_index)
+        for tensor in (self.token, self.positions, self.flagged, self.keys):
+            tensor.index_copy_(0, target_index, tensor[source_index])
+        for s, t in zip(source, target, strict=True):
+            self.owners[t], self.owners[s] = self.owners[s], None
