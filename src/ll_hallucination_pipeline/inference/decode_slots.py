@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 class SlotLayer(CacheLayerMixin):
     """One decoder layer's keys and values ``[slots, heads, columns, dim]``; a decode step writes row ``r``'s new
-    key and value at column ``columns[r]`` and returns the first ``rows`` slots whole."""
+    key and value at column ``columns[r]`` and returns the first ``rows`` slots' visible columns."""
 
     is_sliding = False
 
@@ -39,12 +39,12 @@ class SlotLayer(CacheLayerMixin):
         """Never called: the tensors exist from the start."""
 
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any) -> tuple:
-        rows, heads, _, dim = key_states.shape
-        index = self.owner.columns[:, None, None, None].expand(rows, heads, 1, dim)
+        rows = key_states.shape[0]
+        slots, columns, visible = self.owner.row_index[:rows], self.owner.columns, self.owner.visible
         keys, values = self.keys[:rows], self.values[:rows]
-        keys.scatter_(2, index, key_states)
-        values.scatter_(2, index, value_states)
-        return keys, values
+        keys[slots, :, columns] = key_states[:, :, 0]  # an indexed write: scatter_ is ~80x slower on a CPU
+        values[slots, :, columns] = value_states[:, :, 0]
+        return keys[:, :, :visible], values[:, :, :visible]
 
     def get_mask_sizes(self, query_length: int) -> tuple[int, int]:
         return self.keys.shape[2], 0
@@ -58,9 +58,13 @@ class SlotLayer(CacheLayerMixin):
 
 class SlotCache(Cache):
     """The key/value cache of ``slots`` rows of ``columns`` tokens each, for every layer of a decoder; shaped after
-    a prefill's cache (its layers, heads, head size, dtype and device). ``columns``: where this step writes."""
+    a prefill's cache (its layers, heads, head size, dtype and device). ``columns``: where this step writes;
+    ``visible``: the first columns a step attends to (all of them in a CUDA graph; on a CPU, those the live rows
+    have reached, as reading the rest would cost as much as a short row's attention itself)."""
 
     def __init__(self, like: Any, slots: int, columns: int) -> None:
+        import torch
+
         layers = []
         for layer in like.layers:
             _, heads, _, dim = layer.keys.shape
@@ -68,7 +72,9 @@ class SlotCache(Cache):
             values = layer.values.new_zeros((slots, heads, columns, layer.values.shape[3]))
             layers.append(SlotLayer(keys, values, self))
         super().__init__(layers=layers)
+        self.row_index = torch.arange(slots, device=keys.device)
         self.columns: torch.Tensor | None = None
+        self.visible = columns
 
     @property
     def width(self) -> int:
@@ -181,9 +187,16 @@ class SlotRows:
             self.owners[slot] = owner
 
     def release(self, slots: list[int]) -> None:
-        """Free ``slots``: their rows have left."""
+        """Free ``slots``: their rows have left (their positions back to 0, so that they need no columns)."""
         for slot in slots:
             self.owners[slot] = None
+        if slots:
+            self.positions[slots] = 0
+
+    def reached(self) -> int:
+        """The furthest position a live row has reached (one copy from the device)."""
+        live = [s for s, owner in enumerate(self.owners) if owner is not None]
+        return int(self.positions[live].max()) if live else 0
 
     def compact(self) -> None:
         """Move the rows of slots past the first ``live`` into the free slots among them."""

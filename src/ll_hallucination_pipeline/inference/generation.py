@@ -216,8 +216,8 @@ def _prefill(
 
 def _decode_step(decoder: Any, head: Any, rows: SlotRows, tables: StopTables, sampling: Sampling) -> Callable:
     """The step over the first ``n`` slots of ``rows``: feed each slot's token at its position, choose its next
-    token, flag the rows it ends, advance. Slots whose position has run past the cache's columns (free slots, or
-    rows a few steps past their last answer token before they leave) write into the last column, unread."""
+    token, flag the rows it ends, advance. Slots whose position has run past the visible columns (free slots, or
+    rows a few steps past their last answer token before they leave) write into the last of them, unread."""
     import torch
 
     dtype = decoder.get_input_embeddings().weight.dtype
@@ -226,9 +226,9 @@ def _decode_step(decoder: Any, head: Any, rows: SlotRows, tables: StopTables, sa
 
     def step(n: int) -> None:
         positions = rows.positions[:n]
-        columns = positions.clamp(max=cache.width - 1)
+        columns = positions.clamp(max=cache.visible - 1)
         cache.columns = columns
-        hidden = torch.arange(cache.width, device=columns.device) > columns[:, None]
+        hidden = torch.arange(cache.visible, device=columns.device) > columns[:, None]
         mask = torch.zeros(hidden.shape, dtype=dtype, device=hidden.device).masked_fill_(hidden, torch.finfo(dtype).min)
         out = decoder(
             input_ids=rows.token[:n, None],
@@ -324,6 +324,8 @@ def generate_rows(
         if not waiting and _bucket(rows, live) < _bucket(rows, slots.extent):
             slots.compact()
         n = _bucket(rows, slots.extent)
+        if not graphs.enabled:
+            slots.cache.visible = min(columns, slots.reached() + check_every)
         for _ in range(check_every):
             graphs.run(n)
             steps.append(slots.token[:n].clone())
