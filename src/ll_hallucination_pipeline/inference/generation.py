@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..utils import Progress
+from ..utils import Progress, free_cpu_memory
 from .forward_layout import ATTENTION_KERNELS, MIN_SHARED_PREFIX, PrefixCache, common_prefix, pad_rows, tree_mask
 from .score_cache import GenerationCache
 
@@ -153,7 +153,7 @@ def choose_tokens(
     """Each row's next token: the argmax, or for a row with a key (>= 0) a draw from softmax(logits / T)."""
     import torch
 
-    greedy = logits.argmax(-1)
+    greedy = logits.max(-1).indices  # argmax's first maximum too, ~3x faster on a CPU in bf16
     if keys is None or temperature == 0:
         return greedy
     noisy = logits.float() / temperature + gumbel_noise(keys, positions, logits.shape[-1])
@@ -405,11 +405,14 @@ def rows_within_budget(prompt_length: int, token_budget: int, max_new_tokens: in
 # Rows decoding together at most, where memory allows. A decode step of an 8B model is launch-bound, so more rows
 # cost less each (bench/RESULTS.md, the short-answer probe at 256 and 1,024 rows).
 MAX_ROWS = 1024
+# On a CPU: a step's fixed cost (the weights read once, Python) is spread over its rows, while its attention grows
+# with them; past this many rows a token costs little less (bench/RESULTS.md, CPU decode step by rows).
+CPU_MAX_ROWS = 256
 # Tokens the rows' key/value cache holds at most (rows x (prompt + answer)): the truthfulqa_gen shape the 8B bench
 # ran at (256 rows of 556 tokens); more rows of it ran out of memory with half the free memory for the cache (the
 # admissions' transient copies). Short answers still get MAX_ROWS rows.
 MAX_CACHED_TOKENS = 256 * 556
-# Share of the free GPU memory the rows' key/value cache may take (as the scorer's AUTO_MEMORY_SHARE): the rest
+# Share of the free memory the rows' key/value cache may take (as the scorer's AUTO_MEMORY_SHARE): the rest
 # holds the prefill's activations and what the allocator keeps aside.
 MEMORY_SHARE = 0.5
 
@@ -421,16 +424,18 @@ def kv_bytes_per_token(config: Any, dtype_bytes: int) -> int:
     return 2 * config.num_hidden_layers * heads * head_dim * dtype_bytes
 
 
-def rows_within_memory(free_bytes: int, bytes_per_token: int, prompt_length: int, max_new_tokens: int) -> int:
+def rows_within_memory(
+    free_bytes: int, bytes_per_token: int, prompt_length: int, max_new_tokens: int, *, most: int = MAX_ROWS
+) -> int:
     """Rows whose key/value caches, each ``prompt_length + max_new_tokens`` tokens long, fit in :data:`MEMORY_SHARE`
-    of ``free_bytes`` and hold at most :data:`MAX_CACHED_TOKENS`; between 1 and :data:`MAX_ROWS`.
+    of ``free_bytes`` and hold at most :data:`MAX_CACHED_TOKENS`; between 1 and ``most``.
 
     >>> rows_within_memory(80 * 2**30, 147456, 500, 256), rows_within_memory(2**30, 147456, 500, 256)
     (188, 4)
     """
     row_tokens = prompt_length + max_new_tokens
     fitted = int(MEMORY_SHARE * free_bytes) // (bytes_per_token * row_tokens)
-    return max(1, min(MAX_ROWS, MAX_CACHED_TOKENS // row_tokens, fitted))
+    return max(1, min(most, MAX_CACHED_TOKENS // row_tokens, fitted))
 
 
 class BatchedGenerator:
@@ -550,15 +555,19 @@ class BatchedGenerator:
         return [[found[keys[prompt, row]] for row in range(width)] for prompt in prompts]
 
     def _rows(self, prompt_length: int, max_new: int, decoder: Any) -> int:
-        """Rows to decode together: sized to the free GPU memory under an ``auto`` token budget on a GPU, else from
-        the token budget; never more than :attr:`row_cap`."""
+        """Rows to decode together: under an ``auto`` token budget sized to the free memory (at most
+        :data:`CPU_MAX_ROWS` on a CPU), else from the token budget; never more than :attr:`row_cap`."""
         import torch
 
         lm = self.lm
-        if lm.device.type == "cuda" and lm.token_budget.auto:
+        on_gpu = lm.device.type == "cuda"
+        free = free_cpu_memory() if not on_gpu else None
+        if on_gpu and lm.token_budget.auto:
             free = torch.cuda.mem_get_info()[0] + torch.cuda.memory_reserved() - torch.cuda.memory_allocated()
-            dtype_bytes = decoder.get_input_embeddings().weight.element_size()
-            rows = rows_within_memory(free, kv_bytes_per_token(lm.model.config, dtype_bytes), prompt_length, max_new)
+        if lm.token_budget.auto and free is not None:
+            per_token = kv_bytes_per_token(lm.model.config, decoder.get_input_embeddings().weight.element_size())
+            most = MAX_ROWS if on_gpu else CPU_MAX_ROWS
+            rows = rows_within_memory(free, per_token, prompt_length, max_new, most=most)
         else:
             rows = rows_within_budget(prompt_length, lm.token_budget.current, max_new)
         return rows if self.row_cap is None else min(rows, self.row_cap)

@@ -7,7 +7,7 @@ import lazy_loader
 __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
     submod_attrs={
-        "devices": ["best_device", "native_cpu_dtype"],
+        "devices": ["best_device", "free_cpu_memory", "native_cpu_dtype"],
         "environment": ["package_versions", "torch_job_threads", "write_environment_snapshot"],
         "errors": ["PipelineInputError"],
         "progress": ["Progress"],

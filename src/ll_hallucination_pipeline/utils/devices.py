@@ -1,4 +1,4 @@
-"""What this machine computes on: the best torch device, and the CPU's native matmul dtype."""
+"""What this machine computes on: the best torch device, the CPU's native matmul dtype, its free memory."""
 
 from __future__ import annotations
 
@@ -26,3 +26,13 @@ def best_device() -> str:
     except (RuntimeError, AssertionError):
         pass
     return "cpu"
+
+
+def free_cpu_memory() -> int | None:
+    """Bytes of memory free on this machine now (Linux and WSL), or ``None`` where the system does not say."""
+    import os
+
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
