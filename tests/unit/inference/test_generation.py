@@ -111,3 +111,24 @@ def test_rows_after_an_out_of_memory_error_stay_under_the_cap():
     assert generator._rows(100, 28, decoder=None) == 64
     generator.row_cap = 5
     assert generator._rows(100, 28, decoder=None) == 5 and lm.token_budget.current == 8192
+
+
+def test_cpu_rows_under_an_auto_budget_fill_half_the_free_memory_up_to_the_cpu_cap(monkeypatch):
+    """On a CPU an ``auto`` budget sizes rows by free memory (the scorer's token budget left aside), at most
+    CPU_MAX_ROWS; where the system does not say how much is free, the token budget decides."""
+    from ll_hallucination_pipeline.inference import generation
+    from ll_hallucination_pipeline.inference.token_budget import TokenBudget
+
+    config = SimpleNamespace(num_hidden_layers=30, num_attention_heads=9, num_key_value_heads=3, head_dim=64)
+    lm = SimpleNamespace(
+        device=torch.device("cpu"), token_budget=TokenBudget("auto"), model=SimpleNamespace(config=config)
+    )
+    decoder = SimpleNamespace(get_input_embeddings=lambda: torch.nn.Embedding(2, 2, dtype=torch.bfloat16))
+    generator = generation.BatchedGenerator(lm, cache=None, stats=generation.GenerationStats())
+    per_token = 2 * 30 * 3 * 64 * 2
+    monkeypatch.setattr(generation, "free_cpu_memory", lambda: 2**40)
+    assert generator._rows(300, 256, decoder) == generation.CPU_MAX_ROWS
+    monkeypatch.setattr(generation, "free_cpu_memory", lambda: 100 * per_token * 556)
+    assert generator._rows(300, 256, decoder) == 50
+    monkeypatch.setattr(generation, "free_cpu_memory", lambda: None)
+    assert generator._rows(300, 256, decoder) == generation.rows_within_budget(300, lm.token_budget.current, 256)
