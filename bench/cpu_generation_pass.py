@@ -7,13 +7,15 @@ Figure in bench/RESULTS.md, CPU: 'a whole generation pass, before and after'.
 Usage (after the convert_model rule), once per checkout, side by side on one machine:
     PYTHONPATH=OTHER_CHECKOUT/src uv run python bench/cpu_generation_pass.py TASK before.json
     uv run python bench/cpu_generation_pass.py TASK after.json before.json
-TASK: truthfulqa_gen or nq_open. Prints one JSON record: seconds, what was decoded, and (given a second file)
-how many answers equal the other pass's.
+TASK: truthfulqa_gen or nq_open; CPU_DTYPE=float32 computes in float32 where the CPU would use bf16 (answers in
+bf16 depend on how many rows a matmul holds, on either side). Prints one JSON record: seconds, what was decoded,
+and (given a second file) how many answers equal the other pass's.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 import time
@@ -27,7 +29,7 @@ from ll_hallucination_pipeline.tasks.registry import get_task
 REPO = Path(__file__).resolve().parents[1]
 MODEL = REPO / "models/smollm2-135m-instruct"
 DATA = REPO.parent / "shared/data"
-DEFAULTS = QuantizationSettings(cpu_compute_dtype="auto")  # config.yaml's quantization block
+DEFAULTS = QuantizationSettings(cpu_compute_dtype=os.environ.get("CPU_DTYPE", "auto"))  # config.yaml's defaults
 
 
 def main(task: str, answers_file: str, against: str | None = None) -> None:
@@ -44,6 +46,7 @@ def main(task: str, answers_file: str, against: str | None = None) -> None:
     scoring = json.loads((work / "out" / "scoring.json").read_text())
     record = {
         "task": task,
+        "cpu_compute_dtype": DEFAULTS.cpu_compute_dtype,
         "items": len(answers),
         "seconds_with_model_load": round(seconds, 1),
         **{

@@ -405,8 +405,8 @@ def rows_within_budget(prompt_length: int, token_budget: int, max_new_tokens: in
 # Rows decoding together at most, where memory allows. A decode step of an 8B model is launch-bound, so more rows
 # cost less each (bench/RESULTS.md, the short-answer probe at 256 and 1,024 rows).
 MAX_ROWS = 1024
-# On a CPU: a step's fixed cost (the weights read once, Python) is spread over its rows, while its attention grows
-# with them; past this many rows a token costs little less (bench/RESULTS.md, CPU decode step by rows).
+# On a CPU: more rows spread a step's fixed cost (the weights read once, Python dispatch) while each adds its own
+# attention and memory (bench/RESULTS.md, CPU: a whole generation pass before and after).
 CPU_MAX_ROWS = 256
 # Tokens the rows' key/value cache holds at most (rows x (prompt + answer)): the truthfulqa_gen shape the 8B bench
 # ran at (256 rows of 556 tokens); more rows of it ran out of memory with half the free memory for the cache (the
