@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from transformers.cache_utils import Cache, CacheLayerMixin
@@ -81,12 +82,13 @@ class SlotCache(Cache):
         """Columns per slot."""
         return self.layers[0].keys.shape[2]
 
-    def place(self, slots: torch.Tensor, prefill: Any) -> None:
-        """Copy the rows of a prefill's cache (``[len(slots), heads, width, dim]`` per layer) into ``slots``."""
+    def place(self, slots: torch.Tensor, prefill: Any, rows: torch.Tensor) -> None:
+        """Copy row ``rows[i]`` of a prefill's cache (``[prompts, heads, width, dim]`` per layer) into slot
+        ``slots[i]``, one layer at a time (a prompt's copies for its samples never exist all at once)."""
         for layer, new in zip(self.layers, prefill.layers, strict=True):
             width = new.keys.shape[2]
-            layer.keys[:, :, :width].index_copy_(0, slots, new.keys)
-            layer.values[:, :, :width].index_copy_(0, slots, new.values)
+            layer.keys[:, :, :width].index_copy_(0, slots, new.keys.index_select(0, rows))
+            layer.values[:, :, :width].index_copy_(0, slots, new.values.index_select(0, rows))
 
     def move(self, source: torch.Tensor, target: torch.Tensor) -> None:
         """Copy the slots ``source`` into the slots ``target`` (disjoint)."""
@@ -141,6 +143,21 @@ class StepGraphs:
         self.graphs[n] = graph
 
 
+@dataclass
+class Prefilled:
+    """Prompts after their prefill, each to be copied into one or more rows: the prompts' key/value cache (a
+    prompt's tokens contiguous from column 0), each row's prompt in it, and the rows' first answer tokens,
+    positions, stop flags, noise keys and answer numbers."""
+
+    cache: Any
+    prompt_of: torch.Tensor
+    token: torch.Tensor
+    positions: torch.Tensor
+    flagged: torch.Tensor
+    keys: torch.Tensor
+    owners: list[int]
+
+
 class SlotRows:
     """What each slot decodes: its last token, next position, stop flag (set once a token ends it, until it
     leaves), noise key (-1: greedy) and the answer it writes (``None``: a free slot); the tensors live on the
@@ -166,24 +183,17 @@ class SlotRows:
         """One past the last slot with a row in it."""
         return max((s + 1 for s, owner in enumerate(self.owners) if owner is not None), default=0)
 
-    def admit(
-        self,
-        owners: list[int],
-        prefill: Any,
-        token: torch.Tensor,
-        positions: torch.Tensor,
-        flagged: torch.Tensor,
-        keys: torch.Tensor,
-    ) -> None:
+    def admit(self, rows: Prefilled) -> None:
         """Put prefilled rows (their cache, first tokens, ...) into the lowest free slots."""
         import torch
 
-        free = [s for s, owner in enumerate(self.owners) if owner is None][: len(owners)]
+        free = [s for s, owner in enumerate(self.owners) if owner is None][: len(rows.owners)]
         index = torch.tensor(free, dtype=torch.long, device=self.token.device)
-        self.cache.place(index, prefill)
-        for mine, new in ((self.token, token), (self.positions, positions), (self.flagged, flagged), (self.keys, keys)):
+        self.cache.place(index, rows.cache, rows.prompt_of)
+        for mine, new in ((self.token, rows.token), (self.positions, rows.positions), (self.flagged, rows.flagged)):
             mine.index_copy_(0, index, new)
-        for slot, owner in zip(free, owners, strict=True):
+        self.keys.index_copy_(0, index, rows.keys)
+        for slot, owner in zip(free, rows.owners, strict=True):
             self.owners[slot] = owner
 
     def release(self, slots: list[int]) -> None:

@@ -37,7 +37,7 @@ from .score_cache import GenerationCache
 if TYPE_CHECKING:
     import torch
 
-    from .decode_slots import SlotRows
+    from .decode_slots import Prefilled, SlotRows
 
 log = logging.getLogger(__name__)
 
@@ -160,19 +160,6 @@ def choose_tokens(
     return torch.where(keys >= 0, noisy.argmax(-1), greedy)
 
 
-@dataclass
-class _Prefilled:
-    """Prompts after their prefill, each copied into ``width`` rows: the rows' key/value cache (a prompt's tokens
-    contiguous from column 0), first answer tokens, their positions, stop flags, noise keys and answer numbers."""
-
-    cache: Any
-    token: torch.Tensor
-    positions: torch.Tensor
-    flagged: torch.Tensor
-    keys: torch.Tensor
-    owners: list[int]
-
-
 def _prefill(
     decoder: Any,
     head: Any,
@@ -181,10 +168,12 @@ def _prefill(
     prefix: tuple,
     tables: StopTables,
     sampling: Sampling,
-) -> _Prefilled:
+) -> Prefilled:
     """Run ``prompts`` (those of ``owners``) after their shared prefix (``(tokens, cache for these rows)``), copy
     each into ``sampling.width`` rows, and choose their first answer tokens."""
     import torch
+
+    from .decode_slots import Prefilled
 
     device = head.weight.device
     dtype = decoder.get_input_embeddings().weight.dtype
@@ -204,14 +193,13 @@ def _prefill(
     positions = torch.tensor([len(p) for p in prompts], device=device)
     width = sampling.width
     index = torch.arange(len(prompts), device=device).repeat_interleave(width)
-    if width > 1:
-        out.cache.reorder_cache(index)
+    if width > 1:  # the cache stays one row a prompt: its rows are copied into their slots layer by layer
         logits, positions = logits[index], positions[index]
     keys = torch.tensor([sampling.row_key(p, row) for p in prompts for row in range(width)], device=device)
     token = choose_tokens(logits, keys if width > 1 else None, positions, sampling.temperature)
     flagged = tables.stopped(torch.full_like(token, -1), token)
     rows_of = [owner * width + row for owner in owners for row in range(width)]
-    return _Prefilled(out.cache, token, positions, flagged, keys, rows_of)
+    return Prefilled(out.cache, index, token, positions, flagged, keys, rows_of)
 
 
 def _decode_step(decoder: Any, head: Any, rows: SlotRows, tables: StopTables, sampling: Sampling) -> Callable:
@@ -317,7 +305,7 @@ def generate_rows(
                 slots = SlotRows(SlotCache(fresh.cache, rows, columns), rows, head.weight.device)
                 graphs = StepGraphs(_decode_step(decoder, head, slots, tables, sampling), head.weight.device)
             generated.update({owner: [t] for owner, t in zip(fresh.owners, fresh.token.tolist(), strict=True)})
-            slots.admit(fresh.owners, fresh.cache, fresh.token, fresh.positions, fresh.flagged, fresh.keys)
+            slots.admit(fresh)
             live = slots.live
         if not live:
             break

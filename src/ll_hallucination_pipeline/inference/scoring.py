@@ -68,6 +68,7 @@ class ScoringStats:
         return {
             "largest_token_budget": self.largest_token_budget,
             "largest_generation_rows": self.generation.largest_rows,
+            "generation_out_of_memory": self.generation.out_of_memory,
             "peak_gpu_gib": round(self.peak_gpu_bytes / 2**30, 2),
         }
 

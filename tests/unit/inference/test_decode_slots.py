@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from transformers import DynamicCache
 
-from ll_hallucination_pipeline.inference.decode_slots import SlotCache, SlotRows
+from ll_hallucination_pipeline.inference.decode_slots import Prefilled, SlotCache, SlotRows
 from ll_hallucination_pipeline.inference.generation import _bucket
 
 
@@ -21,7 +21,7 @@ def _prefill_cache(rows: int, width: int, layers: int = 2, heads: int = 2, dim: 
 def test_each_row_writes_at_its_own_column_and_sees_the_visible_columns():
     prefill = _prefill_cache(rows=3, width=5)
     cache = SlotCache(prefill, slots=4, columns=9)
-    cache.place(torch.tensor([0, 1, 2]), prefill)
+    cache.place(torch.tensor([0, 1, 2]), prefill, torch.tensor([0, 1, 2]))
     cache.columns, cache.visible = torch.tensor([5, 2, 7]), 8
     new = torch.full((3, 2, 1, 4), 7.0)
     keys, values = cache.layers[1].update(new, -new)
@@ -38,7 +38,9 @@ def test_rows_take_the_lowest_free_slots_and_move_down_once_others_leave():
     cache = SlotCache(prefill, slots=4, columns=6)
     rows = SlotRows(cache, 4, torch.device("cpu"))
     tokens, positions = torch.tensor([10, 11, 12, 13]), torch.tensor([3, 2, 3, 1])
-    rows.admit([0, 1, 2, 3], prefill, tokens, positions, torch.zeros(4, dtype=torch.bool), torch.full((4,), -1))
+    rows.admit(
+        Prefilled(prefill, torch.arange(4), tokens, positions, torch.zeros(4, dtype=torch.bool), -tokens, [0, 1, 2, 3])
+    )
     rows.release([0, 2])
     assert rows.live == 2 and rows.extent == 4 and rows.positions.tolist() == [0, 2, 0, 1]
     assert rows.reached() == 2
@@ -47,8 +49,23 @@ def test_rows_take_the_lowest_free_slots_and_move_down_once_others_leave():
     assert rows.token[:2].tolist() == [13, 11] and rows.positions[:2].tolist() == [1, 2]
     assert torch.equal(cache.layers[0].keys[0, :, :3], prefill.layers[0].keys[3])
     one = _prefill_cache(rows=1, width=2)
-    rows.admit([7], one, torch.tensor([5]), torch.tensor([2]), torch.ones(1, dtype=torch.bool), torch.tensor([9]))
-    assert rows.owners == [3, 1, 7, None] and rows.flagged.tolist()[2] and rows.keys.tolist()[2] == 9
+    twice = Prefilled(
+        one,
+        torch.tensor([0, 0]),
+        torch.tensor([5, 6]),
+        torch.tensor([2, 2]),
+        torch.ones(2, dtype=torch.bool),
+        torch.tensor([-1, 9]),
+        [14, 15],
+    )
+    rows.admit(twice)  # one prompt, its greedy row and one sample
+    assert (
+        rows.owners == [3, 1, 14, 15]
+        and rows.flagged.tolist()[2:] == [True, True]
+        and rows.keys.tolist()[2:] == [-1, 9]
+    )
+    assert torch.equal(cache.layers[1].keys[2, :, :2], one.layers[1].keys[0])
+    assert torch.equal(cache.layers[1].keys[3, :, :2], one.layers[1].keys[0])
 
 
 def test_steps_run_over_halved_slot_counts_that_hold_the_live_rows():
