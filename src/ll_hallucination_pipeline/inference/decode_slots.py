@@ -25,27 +25,38 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class StepWindow:
+    """Where the current decode step writes (``columns``, one per row) and how many columns it attends to
+    (``visible``), shared by a cache's layers; ``row_index``: 0, 1, ... per slot."""
+
+    row_index: torch.Tensor
+    visible: int
+    columns: torch.Tensor | None = None
+
+
 class SlotLayer(CacheLayerMixin):
     """One decoder layer's keys and values ``[slots, heads, columns, dim]``; a decode step writes row ``r``'s new
-    key and value at column ``columns[r]`` and returns the first ``rows`` slots' visible columns."""
+    key and value at column ``window.columns[r]`` and returns the first ``rows`` slots' visible columns. (The
+    layer holds the window, not its cache: no reference cycle keeps a finished pass's tensors alive.)"""
 
     is_sliding = False
 
-    def __init__(self, keys: torch.Tensor, values: torch.Tensor, owner: SlotCache) -> None:
+    def __init__(self, keys: torch.Tensor, values: torch.Tensor, window: StepWindow) -> None:
         super().__init__()
-        self.keys, self.values, self.owner = keys, values, owner
+        self.keys, self.values, self.window = keys, values, window
         self.is_initialized = True
 
     def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
         """Never called: the tensors exist from the start."""
 
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any) -> tuple:
-        rows = key_states.shape[0]
-        slots, columns, visible = self.owner.row_index[:rows], self.owner.columns, self.owner.visible
+        rows, window = key_states.shape[0], self.window
+        slots, columns = window.row_index[:rows], window.columns
         keys, values = self.keys[:rows], self.values[:rows]
         keys[slots, :, columns] = key_states[:, :, 0]  # an indexed write: scatter_ is ~80x slower on a CPU
         values[slots, :, columns] = value_states[:, :, 0]
-        return keys[:, :, :visible], values[:, :, :visible]
+        return keys[:, :, : window.visible], values[:, :, : window.visible]
 
     def get_mask_sizes(self, query_length: int) -> tuple[int, int]:
         return self.keys.shape[2], 0
@@ -59,23 +70,21 @@ class SlotLayer(CacheLayerMixin):
 
 class SlotCache(Cache):
     """The key/value cache of ``slots`` rows of ``columns`` tokens each, for every layer of a decoder; shaped after
-    a prefill's cache (its layers, heads, head size, dtype and device). ``columns``: where this step writes;
-    ``visible``: the first columns a step attends to (all of them in a CUDA graph; on a CPU, those the live rows
-    have reached, as reading the rest would cost as much as a short row's attention itself)."""
+    a prefill's cache (its layers, heads, head size, dtype and device). Its ``window``: where this step writes, and
+    the first columns it attends to (all of them in a CUDA graph; on a CPU, those the live rows have reached, as
+    reading the rest would cost as much as a short row's attention itself)."""
 
     def __init__(self, like: Any, slots: int, columns: int) -> None:
         import torch
 
+        self.window = StepWindow(torch.arange(slots, device=like.layers[0].keys.device), columns)
         layers = []
         for layer in like.layers:
             _, heads, _, dim = layer.keys.shape
             keys = layer.keys.new_zeros((slots, heads, columns, dim))
             values = layer.values.new_zeros((slots, heads, columns, layer.values.shape[3]))
-            layers.append(SlotLayer(keys, values, self))
+            layers.append(SlotLayer(keys, values, self.window))
         super().__init__(layers=layers)
-        self.row_index = torch.arange(slots, device=keys.device)
-        self.columns: torch.Tensor | None = None
-        self.visible = columns
 
     @property
     def width(self) -> int:

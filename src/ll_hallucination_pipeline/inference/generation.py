@@ -209,14 +209,14 @@ def _decode_step(decoder: Any, head: Any, rows: SlotRows, tables: StopTables, sa
     import torch
 
     dtype = decoder.get_input_embeddings().weight.dtype
-    cache = rows.cache
+    cache, window = rows.cache, rows.cache.window
     sampled = sampling.width > 1
 
     def step(n: int) -> None:
         positions = rows.positions[:n]
-        columns = positions.clamp(max=cache.visible - 1)
-        cache.columns = columns
-        hidden = torch.arange(cache.visible, device=columns.device) > columns[:, None]
+        columns = positions.clamp(max=window.visible - 1)
+        window.columns = columns
+        hidden = torch.arange(window.visible, device=columns.device) > columns[:, None]
         mask = torch.zeros(hidden.shape, dtype=dtype, device=hidden.device).masked_fill_(hidden, torch.finfo(dtype).min)
         out = decoder(
             input_ids=rows.token[:n, None],
@@ -313,7 +313,7 @@ def generate_rows(
             slots.compact()
         n = _bucket(rows, slots.extent)
         if not graphs.enabled:
-            slots.cache.visible = min(columns, slots.reached() + check_every)
+            slots.cache.window.visible = min(columns, slots.reached() + check_every)
         for _ in range(check_every):
             graphs.run(n)
             steps.append(slots.token[:n].clone())

@@ -22,7 +22,7 @@ def test_each_row_writes_at_its_own_column_and_sees_the_visible_columns():
     prefill = _prefill_cache(rows=3, width=5)
     cache = SlotCache(prefill, slots=4, columns=9)
     cache.place(torch.tensor([0, 1, 2]), prefill, torch.tensor([0, 1, 2]))
-    cache.columns, cache.visible = torch.tensor([5, 2, 7]), 8
+    cache.window.columns, cache.window.visible = torch.tensor([5, 2, 7]), 8
     new = torch.full((3, 2, 1, 4), 7.0)
     keys, values = cache.layers[1].update(new, -new)
     assert keys.shape == (3, 2, 8, 4) and values.shape == (3, 2, 8, 4)
@@ -71,3 +71,19 @@ def test_rows_take_the_lowest_free_slots_and_move_down_once_others_leave():
 def test_steps_run_over_halved_slot_counts_that_hold_the_live_rows():
     assert [_bucket(256, extent) for extent in (256, 129, 128, 100, 3, 1)] == [256, 256, 128, 128, 4, 1]
     assert _bucket(100, 26) == 50 and _bucket(100, 25) == 25
+
+
+def test_a_finished_pass_frees_its_cache_without_waiting_for_the_garbage_collector():
+    """The next pass sizes its rows by the memory free then: the slots of the last must be gone at once."""
+    import gc
+    import weakref
+
+    cache = SlotCache(_prefill_cache(rows=1, width=2), slots=4, columns=6)
+    rows = SlotRows(cache, 4, torch.device("cpu"))
+    keys = weakref.ref(cache.layers[0].keys)
+    gc.disable()
+    try:
+        del cache, rows
+        assert keys() is None
+    finally:
+        gc.enable()
