@@ -27,7 +27,8 @@ def tiny_data(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 @pytest.fixture(scope="session")
 def baseline_workdir(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The real DAG run once as README command 1 runs it, on the embedded model and 6 items per task (minutes)."""
+    """The real DAG run once as README command 1 runs it, on the embedded model and 6 items per task (minutes);
+    its multiple-choice tasks only (a config's default): truthfulqa_gen runs through the DAG in the external study."""
     workdir = tmp_path_factory.mktemp("baseline")
     write_config(workdir, data={"source": "local", "local_dir": str(tiny_data)}, stats={"bootstrap_iterations": 500})
     done = run_snakemake(workdir, "all", "--cores", "all", "--resources", "gpu=1")
