@@ -306,6 +306,7 @@ def generate_rows(
                 graphs = StepGraphs(_decode_step(decoder, head, slots, tables, sampling), head.weight.device)
             generated.update({owner: [t] for owner, t in zip(fresh.owners, fresh.token.tolist(), strict=True)})
             slots.admit(fresh)
+            del fresh, prefix  # the prefill's own cache, now copied into the slots
             live = slots.live
         if not live:
             break
