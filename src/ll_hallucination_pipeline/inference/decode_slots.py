@@ -182,6 +182,10 @@ class SlotRows:
         self.keys = torch.full((slots,), -1, dtype=torch.long, device=device)
         self.owners: list[int | None] = [None] * slots
 
+    def _per_slot(self) -> tuple[torch.Tensor, ...]:
+        """The tensors holding one value per slot."""
+        return self.token, self.positions, self.flagged, self.keys
+
     @property
     def live(self) -> int:
         """Slots with a row in them."""
@@ -199,9 +203,8 @@ class SlotRows:
         free = [s for s, owner in enumerate(self.owners) if owner is None][: len(rows.owners)]
         index = torch.tensor(free, dtype=torch.long, device=self.token.device)
         self.cache.place(index, rows.cache, rows.prompt_of)
-        for mine, new in ((self.token, rows.token), (self.positions, rows.positions), (self.flagged, rows.flagged)):
+        for mine, new in zip(self._per_slot(), (rows.token, rows.positions, rows.flagged, rows.keys), strict=True):
             mine.index_copy_(0, index, new)
-        self.keys.index_copy_(0, index, rows.keys)
         for slot, owner in zip(free, rows.owners, strict=True):
             self.owners[slot] = owner
 
@@ -229,7 +232,7 @@ class SlotRows:
         device = self.token.device
         source_index, target_index = (torch.tensor(s, dtype=torch.long, device=device) for s in (source, target))
         self.cache.move(source_index, target_index)
-        for tensor in (self.token, self.positions, self.flagged, self.keys):
+        for tensor in self._per_slot():
             tensor.index_copy_(0, target_index, tensor[source_index])
         for s, t in zip(source, target, strict=True):
             self.owners[t], self.owners[s] = self.owners[s], None

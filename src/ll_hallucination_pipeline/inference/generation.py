@@ -550,10 +550,14 @@ class BatchedGenerator:
 
         lm = self.lm
         on_gpu = lm.device.type == "cuda"
-        free = free_cpu_memory() if not on_gpu else None
-        if on_gpu and lm.token_budget.auto:
-            free = torch.cuda.mem_get_info()[0] + torch.cuda.memory_reserved() - torch.cuda.memory_allocated()
-        if lm.token_budget.auto and free is not None:
+        free = None
+        if lm.token_budget.auto:
+            free = (
+                torch.cuda.mem_get_info()[0] + torch.cuda.memory_reserved() - torch.cuda.memory_allocated()
+                if on_gpu
+                else free_cpu_memory()
+            )
+        if free is not None:
             per_token = kv_bytes_per_token(lm.model.config, decoder.get_input_embeddings().weight.element_size())
             most = MAX_ROWS if on_gpu else CPU_MAX_ROWS
             rows = rows_within_memory(free, per_token, prompt_length, max_new, most=most)
