@@ -52,6 +52,8 @@ SMOL, SMOL_NF4 = WORK / "smollm2", WORK / "smollm2-nf4"
 TASKS = ["truthfulqa_mc2", "arc_easy"]
 GEN_TASKS = os.environ.get("GEN_TASKS", "truthfulqa_gen,nq_open").split(",")
 GEN_TOKS = int(os.environ.get("GEN_TOKS", "256"))
+# The generation phases' model: the 8B-shaped checkpoint, or the embedded real model (``embedded_model`` first).
+GEN_BF16, GEN_NF4 = (SMOL, SMOL_NF4) if os.environ.get("GEN_MODEL") == "embedded" else (BF16, NF4)
 
 
 def setup() -> None:
@@ -249,20 +251,26 @@ def _argmax_agreement(a: dict[int, tuple], b: dict[int, tuple]) -> float:
     return sum(a[doc][0] == b[doc][0] for doc in a) / len(a)
 
 
-def embedded() -> None:
-    """The embedded real model on the GPU in NF4, full data, seed 0: ours vs the runbook's lm-eval command,
-    each also against the same NF4 weights scored in float32 (the exact value both bf16 scorers round)."""
+def embedded_model() -> None:
+    """The embedded real model from its two stashed halves: as users have it (bf16) and as an NF4 copy."""
     from ll_hallucination_pipeline.models.gguf_conversion import EMBEDDED_GGUF, convert_gguf_to_hf
-    from ll_hallucination_pipeline.tasks.data import read_jsonl
 
-    if not (WORK / "tasks").exists():
-        bench_tasks()
     gguf = WORK / "gguf" / EMBEDDED_GGUF
     with open(gguf, "wb") as whole:
         for half in "ab":
             whole.write((WORK / f"gguf/part-{half}").read_bytes())
     convert_gguf_to_hf(gguf, SMOL)
     save_nf4(SMOL, SMOL_NF4)
+
+
+def embedded() -> None:
+    """The embedded real model on the GPU in NF4, full data, seed 0: ours vs the runbook's lm-eval command,
+    each also against the same NF4 weights scored in float32 (the exact value both bf16 scorers round)."""
+    from ll_hallucination_pipeline.tasks.data import read_jsonl
+
+    if not (WORK / "tasks").exists():
+        bench_tasks()
+    embedded_model()
     ours((0,), SMOL_NF4, "embedded_ours")
     start = time.perf_counter()
     exact = float32_reference_samples(SMOL_NF4, batch_size=32)
@@ -326,8 +334,8 @@ def summary(*files: str) -> None:
 
 
 def ours_generation(limit: str = "") -> None:
-    """The pipeline's evaluation of both generation tasks on the bf16 checkpoint (NF4 at load, as users run it),
-    seed 0, the first ``limit`` items (a draft) or all."""
+    """The pipeline's evaluation of both generation tasks on the bf16 checkpoint (NF4 at load, as users run it;
+    GEN_MODEL picks which), seed 0, the first ``limit`` items (a draft) or all."""
     from ll_hallucination_pipeline.inference.evaluate import EvalRequest, evaluate_jobs
     from ll_hallucination_pipeline.models.quantization import QuantizationSettings
     from ll_hallucination_pipeline.tasks.registry import task_data_file
@@ -344,8 +352,8 @@ def ours_generation(limit: str = "") -> None:
     shutil.rmtree(WORK / "cache", ignore_errors=True)
     evaluate_jobs(
         requests,
-        model_dir=BF16,
-        model_label=BF16.name,
+        model_dir=GEN_BF16,
+        model_label=GEN_BF16.name,
         quantization=QuantizationSettings(),
         cache_dir=WORK / "cache",
         token_budget="auto",
@@ -360,7 +368,7 @@ def ours_generation(limit: str = "") -> None:
 def _hf_generated_tokens(out: Path, task: str) -> int:
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(NF4)
+    tokenizer = AutoTokenizer.from_pretrained(GEN_NF4)
     rows = [json.loads(line) for line in next(out.rglob(f"samples_{task}_*.jsonl")).read_text().splitlines()]
     return sum(len(tokenizer(row["resps"][0][0], add_special_tokens=False)["input_ids"]) for row in rows)
 
@@ -373,6 +381,7 @@ def generation_ours(*limits: str) -> None:
         record(
             {
                 "phase": "ours_gen_process",
+                "model": GEN_BF16.name,
                 "limit": items or None,
                 "rc": done.returncode,
                 "seconds": round(time.perf_counter() - start, 1),
@@ -400,10 +409,11 @@ def generation_hf(*limits: str) -> None:
     two limits give its cost per item and what it spends before the first."""
     for limit in limits:
         for task in GEN_TASKS:
-            out = runbook(task, limit, "auto", NF4, "--gen_kwargs", f"max_gen_toks={GEN_TOKS}")
+            out = runbook(task, limit, "auto", GEN_NF4, "--gen_kwargs", f"max_gen_toks={GEN_TOKS}")
             record(
                 {
                     "phase": "runbook_gen_tokens",
+                    "model": GEN_NF4.name,
                     "task": task,
                     "limit": limit,
                     "generated_tokens": _hf_generated_tokens(out, task),
@@ -421,6 +431,7 @@ if __name__ == "__main__":
         "agree": agree,
         "stash": stash,
         "embedded": embedded,
+        "embedded_model": embedded_model,
         "summary": summary,
         "ours_generation": ours_generation,
         "generation_ours": generation_ours,
