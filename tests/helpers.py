@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +33,30 @@ def write_subset(shared: Path, out_dir: Path, n_items: int, n_sft: int = 32) -> 
             lines = [next(src) for _ in range(n)]
         target.write_text("".join(lines), encoding="utf-8")
     return out_dir
+
+
+# Questions the embedded model answers right under nq_open's prompt, beside real EfficientQA ones it does not know:
+# so exact match is exercised on right answers too ("Paris." and "The Pacific Ocean" normalised as lm-eval does).
+EASY_QUESTIONS = [
+    {"question": "what is the capital city of france", "answer": ["Paris"]},
+    {"question": "what is the largest ocean on earth", "answer": ["Pacific Ocean", "the Pacific"]},
+    {"question": "how many days are there in a week", "answer": ["seven", "7"]},
+]
+
+
+def write_short_answer_pool(shared: Path, data_dir: Path, out: Path) -> Path:
+    """``data_dir`` copied to ``out`` with an EfficientQA pool of 33 dev questions (32 set aside for exemplars)
+    and a test file of the three easy questions and three real ones; the easy ones also open NQ-Open's
+    validation file, so its test items are not all Unknown to the embedded model."""
+    shutil.copytree(data_dir, out, dirs_exist_ok=True)
+    folder = out / "nq_open"
+    easy = "".join(json.dumps(q) + "\n" for q in EASY_QUESTIONS)
+    dev = (shared / "nq_open/efficientqa_dev.jsonl").read_text().splitlines(keepends=True)[:33]
+    test = (shared / "nq_open/efficientqa_test.jsonl").read_text().splitlines(keepends=True)[:3]
+    (folder / "efficientqa_dev.jsonl").write_text("".join(dev))
+    (folder / "efficientqa_test.jsonl").write_text(easy + "".join(test))
+    (folder / "validation.jsonl").write_text(easy + (data_dir / "nq_open/validation.jsonl").read_text())
+    return out
 
 
 def prepare_task_data(tasks: list[str], local_dir: Path, out: Path) -> dict[str, Path]:

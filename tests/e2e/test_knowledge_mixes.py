@@ -1,7 +1,8 @@
 """Fine-tuning mixes chosen by the base model's knowledge, through the real DAG on the embedded model: the pool and
-the test set probed, two mixes (no Unknown examples, only Unknown ones) built and trained, their learning curves,
-the deltas per category of the test items, the linear model, Table 2, the figures and the front page's section;
-a mix asking for more than the probe found is refused before any job, with nothing lost."""
+the test sets probed (ARC-Easy, and NQ-Open: a generation task), two mixes (no Unknown examples, only Unknown ones)
+built and trained, their learning curves, the deltas per category of each task's test items, the linear model,
+Table 2, the figures and the front page's section; a mix asking for more than the probe found is refused before
+any job, with nothing lost."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ll_hallucination_pipeline.inference.knowledge import CATEGORIES
-from tests.helpers import REPO, run_snakemake, write_config
+from ll_hallucination_pipeline.inference.knowledge import CATEGORIES, PROBE_SETS
+from ll_hallucination_pipeline.tasks.registry import get_task
+from tests.helpers import EASY_QUESTIONS, REPO, run_snakemake, write_config, write_short_answer_pool
 
 pytestmark = pytest.mark.slow
 POOL_ITEMS = 40
 MIX = {"pool": "arc_easy_train", "size": 6}
+TEST_ITEMS = {"arc_easy": 6, "nq_open": 6 + len(EASY_QUESTIONS)}  # the probed test sets, the tasks evaluated
 RECIPE = (REPO / "configs/qlora_arc_unknown_000.toml").read_text()
 
 
@@ -32,7 +35,7 @@ def _config(workdir: Path, data: Path, recipes: list[str], samples: int = 4) -> 
     write_config(
         workdir,
         data={"source": "local", "local_dir": str(data)},
-        eval={"tasks": ["arc_easy"], "seeds": [0]},
+        eval={"tasks": list(TEST_ITEMS), "seeds": [0], "max_gen_toks": 32},
         qlora={"recipes": recipes, "recipes_dir": str(workdir / "configs")},
         knowledge={"probe": {"prompts": 5, "shots": 2, "samples": samples}, "heldout": 1, "curve_points": 2},
         stats={"bootstrap_iterations": 200},
@@ -41,8 +44,7 @@ def _config(workdir: Path, data: Path, recipes: list[str], samples: int = 4) -> 
 
 @pytest.fixture(scope="module")
 def mix_study(converted_model: Path, tiny_data: Path, shared_data: Path, tmp_path_factory) -> Path:
-    data = tmp_path_factory.mktemp("mix_data")
-    shutil.copytree(tiny_data, data, dirs_exist_ok=True)
+    data = write_short_answer_pool(shared_data, tiny_data, tmp_path_factory.mktemp("mix_data"))
     with open(shared_data / "arc_easy/train.jsonl", encoding="utf-8") as pool:
         (data / "arc_easy/train.jsonl").write_text("".join(next(pool) for _ in range(POOL_ITEMS)), encoding="utf-8")
     workdir = tmp_path_factory.mktemp("mixes")
@@ -60,10 +62,12 @@ def mix_study(converted_model: Path, tiny_data: Path, shared_data: Path, tmp_pat
 def test_the_probe_categorizes_each_item_of_the_pool_and_the_test_set(mix_study, converted_model, tmp_path):
     """Every item of both probed sets has its counts and category, the counts add up; on a copy of the study,
     nothing is left to do for the probe, and a changed probe setting makes the probe stale and nothing else."""
-    sets = {"arc_easy_train": POOL_ITEMS, "arc_easy": 6}
+    sets = {"arc_easy_train": POOL_ITEMS, **TEST_ITEMS}
     for probe_set, n_items in sets.items():
         items = pd.read_csv(mix_study / f"evals/knowledge/{probe_set}/items.csv")
-        assert list(items["item"]) == list(range(n_items)) and items["id"].str.len().gt(0).all()
+        assert list(items["item"]) == list(range(n_items))
+        if PROBE_SETS[probe_set].kind == "multiple_choice":  # NQ-schema documents carry no id
+            assert items["id"].str.len().gt(0).all()
         assert items["greedy_right"].between(0, 5).all() and items["sampled_right"].between(0, 20).all()
         assert (items["p_greedy"] == items["greedy_right"] / 5).all()
         assert (items["p_sampled"] == items["sampled_right"] / 20).all()
@@ -105,21 +109,28 @@ def test_each_adapter_has_its_learning_curve(mix_study):
         assert curve["share"].between(0, 1).all() and 0 < manifest["learning_curve_seconds"] < manifest["seconds"]
 
 
-def test_deltas_are_reported_per_category_of_the_test_items(mix_study):
-    test_items = pd.read_csv(mix_study / "evals/knowledge/arc_easy/items.csv")
+@pytest.mark.parametrize("task", TEST_ITEMS)
+def test_deltas_are_reported_per_category_of_the_test_items(mix_study, task):
+    """The task's tested metric (ARC-Easy's acc; NQ-Open's exact match of generated answers) gets a row per
+    category of its test items with two or more, for each adapter."""
+    test_items = pd.read_csv(mix_study / f"evals/knowledge/{task}/items.csv")
     tests = pd.read_csv(mix_study / "evals/compare/paired_tests.csv")
-    rows = tests[tests["category"].notna()]
+    rows = tests[tests["category"].notna() & (tests["task"] == task)]
     sizes = test_items["category"].value_counts()
     assert set(rows["category"]) == set(sizes[sizes >= 2].index) and len(rows) == 2 * len(set(rows["category"]))
     assert (rows["n_items"] == rows["category"].map(sizes)).all() and rows["small_n"].all()
-    assert "category" in pd.read_csv(mix_study / "evals/compare/deltas.csv")
+    assert set(rows["metric"]) == {get_task(task).test_metric}
+    deltas = pd.read_csv(mix_study / "evals/compare/deltas.csv")
+    assert set(deltas.loc[deltas["task"] == task, "category"].dropna()) == set(rows["category"])
     summary = pd.read_csv(mix_study / "docs/delta_summary.csv")  # what the trade-off figure reads: whole tasks only
     assert len(summary) == tests["category"].isna().sum() and "category" not in summary
 
 
 def test_the_mixes_tables_figures_and_front_page(mix_study):
     table = pd.read_csv(mix_study / "evals/knowledge/table2.csv")
-    assert list(table["adapter"]) == ["known_seed0", "unknown_seed0"] and list(table["unknown_fraction"]) == [0, 1]
+    for task in TEST_ITEMS:
+        rows = table[table["task"] == task]
+        assert list(rows["adapter"]) == ["known_seed0", "unknown_seed0"] and list(rows["unknown_fraction"]) == [0, 1]
     assert {"test_all", "test_HighlyKnown", "test_Unknown", "heldout_at_peak", "heldout_at_end"} <= set(table)
     fit = pd.read_csv(mix_study / "evals/knowledge/gekhman_fit.csv")
     assert (

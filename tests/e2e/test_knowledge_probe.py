@@ -4,8 +4,6 @@ on the knowledge mixes' study (test_knowledge_mixes.py)."""
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -25,7 +23,14 @@ from ll_hallucination_pipeline.inference.knowledge import (
 )
 from ll_hallucination_pipeline.models.quantization import QuantizationSettings
 from ll_hallucination_pipeline.tasks.data import read_jsonl
-from tests.helpers import nq_probe_prompt_tasks, probe_prompt_tasks, run_lm_eval_hf, run_snakemake, write_config
+from tests.helpers import (
+    nq_probe_prompt_tasks,
+    probe_prompt_tasks,
+    run_lm_eval_hf,
+    run_snakemake,
+    write_config,
+    write_short_answer_pool,
+)
 
 pytestmark = pytest.mark.slow
 FP32 = QuantizationSettings(mode="none", compute_dtype="float32", cpu_compute_dtype="float32")
@@ -55,28 +60,6 @@ def test_categories_equal_an_independent_computation_from_lm_eval_hf(converted_m
         assert (row["category"], row["sampled_right"]) == (hf.category(settings.alpha), sum(hf.sampled_right)), n
 
 
-# Questions the embedded model answers right under nq_open's prompt, beside real EfficientQA ones it does not know:
-# so exact match is exercised on right answers too ("Paris." and "The Pacific Ocean" normalised as lm-eval does).
-EASY_QUESTIONS = [
-    {"question": "what is the capital city of france", "answer": ["Paris"]},
-    {"question": "what is the largest ocean on earth", "answer": ["Pacific Ocean", "the Pacific"]},
-    {"question": "how many days are there in a week", "answer": ["seven", "7"]},
-]
-
-
-def _short_answer_pool(shared_data: Path, tiny_data: Path, out: Path) -> Path:
-    """The tiny data directory with an EfficientQA pool of 33 dev questions (32 set aside for exemplars) and a test
-    file of three easy questions and three real ones."""
-    shutil.copytree(tiny_data, out)
-    folder = out / "nq_open"
-    dev = (shared_data / "nq_open/efficientqa_dev.jsonl").read_text().splitlines(keepends=True)[:33]
-    test = (shared_data / "nq_open/efficientqa_test.jsonl").read_text().splitlines(keepends=True)[:3]
-    (folder / "efficientqa_dev.jsonl").write_text("".join(dev))
-    easy = "".join(json.dumps(q) + "\n" for q in EASY_QUESTIONS)
-    (folder / "efficientqa_test.jsonl").write_text(easy + "".join(test))
-    return out
-
-
 def test_short_answers_equal_lm_eval_hf_and_samples_do_not_depend_on_batching(
     converted_model: Path, shared_data: Path, tiny_data: Path, tmp_path: Path
 ):
@@ -85,7 +68,7 @@ def test_short_answers_equal_lm_eval_hf_and_samples_do_not_depend_on_batching(
     item for item, and the probe's right counts equal lm-eval's exact match. The samples of one prompt, drawn
     beside the greedy answer, are the same run in one batch or one prompt at a time."""
     settings = ProbeSettings(prompts=2, shots=4, samples=3)
-    data = _short_answer_pool(shared_data, tiny_data, tmp_path / "local")
+    data = write_short_answer_pool(shared_data, tiny_data, tmp_path / "local")
     write_config(
         tmp_path,
         data={"source": "local", "local_dir": str(data)},
