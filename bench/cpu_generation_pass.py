@@ -8,14 +8,18 @@ Usage (after the convert_model rule), once per checkout, side by side on one mac
     PYTHONPATH=OTHER_CHECKOUT/src uv run python bench/cpu_generation_pass.py TASK before.json
     uv run python bench/cpu_generation_pass.py TASK after.json before.json
 TASK: truthfulqa_gen or nq_open; CPU_DTYPE=float32 computes in float32 where the CPU would use bf16 (answers in
-bf16 depend on how many rows a matmul holds, on either side). Prints one JSON record: seconds, what was decoded,
-and (given a second file) how many answers equal the other pass's.
+bf16 depend on how many rows a matmul holds, on either side); PROFILE=FILE writes where the pass's time went
+(cProfile, by own time: slower than unprofiled). Prints one JSON record: seconds, what was decoded, and (given a
+second file) how many answers equal the other pass's.
 """
 
 from __future__ import annotations
 
+import contextlib
+import cProfile
 import json
 import os
+import pstats
 import sys
 import tempfile
 import time
@@ -39,7 +43,12 @@ def main(task: str, answers_file: str, against: str | None = None) -> None:
     prepare_dataset(spec.data, data, work / "manifest.json", source=local_source(spec.data, DATA))
     started = time.perf_counter()
     lm = build_lm(MODEL, DEFAULTS, cache_dir=work / "cache")
-    run_evaluation(EvalRequest(task, 0, data, work / "out"), lm, metadata={})
+    profile = cProfile.Profile() if "PROFILE" in os.environ else None
+    with profile or contextlib.nullcontext():
+        run_evaluation(EvalRequest(task, 0, data, work / "out"), lm, metadata={})
+    if profile:
+        with open(os.environ["PROFILE"], "w") as out:
+            pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(30)
     seconds = time.perf_counter() - started
     answers = {str(r["doc_id"]): r["resps"] for r in read_jsonl(work / "out" / samples_name(task))}
     Path(answers_file).write_text(json.dumps(answers))
