@@ -16,10 +16,14 @@ Run on the lent GPU machine from the repo root, after `bash bench/gpu_prepare.sh
     python3 bench/gpu_eval.py embedded   # embedded real model (NF4) on the GPU, full data: ours vs the runbook way,
                                          # each vs the same weights scored in float32
     python3 bench/gpu_eval.py summary [bench.jsonl ...]  # timings, ratio, peak memory, agreement in one record
-    python3 bench/gpu_eval.py generation LIMIT  # one generation pass of truthfulqa_gen + nq_open (GEN_TOKS, default
-                                         # 256): ours from the bf16 checkpoint (a process of its own, full data
-                                         # and the first LIMIT items), then lm_eval --model hf (NF4, batch auto
-                                         # max 4) on the first LIMIT items of each task
+    python3 bench/gpu_eval.py generation_ours ""|LIMIT...  # ours from the bf16 checkpoint, a process of its own
+                                         # from start to results, on every item ("") or the first LIMIT of each of
+                                         # GEN_TASKS (default truthfulqa_gen,nq_open; GEN_TOKS new tokens, default 256)
+    python3 bench/gpu_eval.py generation_hf LIMIT...  # lm_eval --model hf (NF4, batch auto max 4), the first LIMIT
+                                         # items of each task: two limits give its cost per item and fixed cost
+    python3 bench/gpu_eval.py same_answers BEFORE AFTER  # two ours_generation runs' answers, item for item
+    GEN_MODEL=embedded ...               # the generation phases on the embedded model (after `embedded_model`,
+                                         # which assembles it from the two stashed halves)
 No download is possible there: random weights, the embedded model's real tokenizer (.bench/tok).
 """
 
