@@ -60,7 +60,7 @@ def mix_study(converted_model: Path, tiny_data: Path, shared_data: Path, tmp_pat
 
 
 def test_the_probe_categorizes_each_item_of_the_pool_and_the_test_set(mix_study, converted_model, tmp_path):
-    """Every item of both probed sets has its counts and category, the counts add up; on a copy of the study,
+    """Every item of each probed set has its counts and category, the counts add up; on a copy of the study,
     nothing is left to do for the probe, and a changed probe setting makes the probe stale and nothing else."""
     sets = {"arc_easy_train": POOL_ITEMS, **TEST_ITEMS}
     for probe_set, n_items in sets.items():
