@@ -17,12 +17,12 @@ import time
 from collections.abc import Callable
 
 import torch
-from common import machine
+from common import REPO, machine
 from transformers import AutoConfig
 
 from ll_hallucination_pipeline.utils.devices import native_cpu_dtype
 
-MODEL = "models/smollm2-135m-instruct"
+MODEL = REPO / "models/smollm2-135m-instruct"
 
 
 def milliseconds(step: Callable[[], torch.Tensor], repeats: int = 20) -> float:
