@@ -25,6 +25,9 @@ WORK = Path(os.environ.get("BENCH_WORK", "/tmp/bench"))  # kept on a warm GPU ma
 OUT = Path(os.environ.get("OUT", "/tmp/bench-out"))
 BENCH_DATA = REPO / ".bench/data"  # the shared layout, made here by bench/gpu_prepare.sh
 BENCH_TOKENIZER = REPO / ".bench/tok"  # the embedded model's tokenizer
+# Here (CPU benches): the embedded model as the convert_model rule leaves it, and the shared data.
+CONVERTED_MODEL = REPO / "models/smollm2-135m-instruct"
+SHARED_DATA = Path(os.environ.get("LLHP_SHARED_DATA", REPO.parent / "shared/data"))
 # Qwen3-8B's shapes (its config.json), vocabulary kept at Qwen3's size; "small" is for the two-GPU check.
 SHAPES = {
     "8b": {"hidden_size": 4096, "intermediate_size": 12288, "num_hidden_layers": 36, "num_attention_heads": 32},

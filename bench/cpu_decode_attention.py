@@ -17,12 +17,10 @@ import time
 from collections.abc import Callable
 
 import torch
-from common import REPO, machine
+from common import CONVERTED_MODEL, machine
 from transformers import AutoConfig
 
 from ll_hallucination_pipeline.utils.devices import native_cpu_dtype
-
-MODEL = REPO / "models/smollm2-135m-instruct"
 
 
 def milliseconds(step: Callable[[], torch.Tensor], repeats: int = 20) -> float:
@@ -34,7 +32,7 @@ def milliseconds(step: Callable[[], torch.Tensor], repeats: int = 20) -> float:
 
 
 def main(rows: int = 256, shared: int = 190, own: int = 60) -> None:
-    config = AutoConfig.from_pretrained(MODEL)
+    config = AutoConfig.from_pretrained(CONVERTED_MODEL)
     kv_heads, dim = config.num_key_value_heads, config.hidden_size // config.num_attention_heads
     group = config.num_attention_heads // kv_heads
     dtype = getattr(torch, native_cpu_dtype())

@@ -18,9 +18,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
-from common import machine
+from common import CONVERTED_MODEL, SHARED_DATA, machine
 from transformers import AutoConfig
 
 from ll_hallucination_pipeline.inference import ProbeSettings, build_lm, probe_rows
@@ -28,14 +29,10 @@ from ll_hallucination_pipeline.models.quantization import QuantizationSettings
 from ll_hallucination_pipeline.tasks.data import local_source, prepare_dataset, read_jsonl
 from ll_hallucination_pipeline.utils.devices import native_cpu_dtype
 
-REPO = Path(__file__).resolve().parents[1]
-MODEL = REPO / "models/smollm2-135m-instruct"
-DATA = REPO.parent / "shared/data"
 
-
-def layer_shapes(model_dir: Path) -> list[tuple[int, int]]:
-    """(out, in) of each linear of one decoder layer: attention's q, k, v, o and the MLP's gate, up, down."""
-    c = AutoConfig.from_pretrained(model_dir)
+def layer_shapes(c: Any) -> list[tuple[int, int]]:
+    """(out, in) of each linear of one decoder layer of a model config: attention's q, k, v, o and the MLP's gate,
+    up, down."""
     head = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
     h, m = c.hidden_size, c.intermediate_size
     q, kv = c.num_attention_heads * head, c.num_key_value_heads * head
@@ -66,16 +63,16 @@ def main(items: int = 300) -> None:
     files = {}
     for name in ("arc_easy_train", "arc_easy_validation"):
         files[name] = work / f"{name}.jsonl"
-        prepare_dataset(name, files[name], work / f"{name}.manifest.json", source=local_source(name, DATA))
+        prepare_dataset(name, files[name], work / f"{name}.manifest.json", source=local_source(name, SHARED_DATA))
     pool = read_jsonl(files["arc_easy_train"])
     quantization = QuantizationSettings(cpu_compute_dtype="auto")  # config.yaml's defaults
-    lm = build_lm(MODEL, quantization, cache_dir=work / "cache", token_budget="auto")
+    lm = build_lm(CONVERTED_MODEL, quantization, cache_dir=work / "cache", token_budget="auto")
     start = time.perf_counter()
     probe_rows(lm, pool[:items], read_jsonl(files["arc_easy_validation"]), ProbeSettings(prompts=1))
     seconds = time.perf_counter() - start
     stats = lm.stats.as_dict()
-    shapes = layer_shapes(MODEL)
-    layers = AutoConfig.from_pretrained(MODEL).num_hidden_layers
+    config = AutoConfig.from_pretrained(CONVERTED_MODEL)
+    shapes, layers = layer_shapes(config), config.num_hidden_layers
     dtype = getattr(torch, native_cpu_dtype())  # what the CPU computes in under cpu_compute_dtype: auto
     rows = stats["tokens_run"] // max(stats["batches"], 1)
     rate = linear_rate(shapes, rows, dtype)
