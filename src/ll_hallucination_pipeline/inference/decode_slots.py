@@ -91,13 +91,17 @@ class SlotCache(Cache):
         """Columns per slot."""
         return self.layers[0].keys.shape[2]
 
-    def place(self, slots: torch.Tensor, prefill: Any, rows: torch.Tensor) -> None:
-        """Copy row ``rows[i]`` of a prefill's cache (``[prompts, heads, width, dim]`` per layer) into slot
-        ``slots[i]``, one layer at a time (a prompt's copies for its samples never exist all at once)."""
+    def place(self, slots: torch.Tensor, prefill: Any, rows: torch.Tensor | None = None) -> None:
+        """Copy row ``rows[i]`` (``None``: row ``i``) of a prefill's cache (``[prompts, heads, width, dim]`` per
+        layer) into slot ``slots[i]``, one layer at a time (a prompt's copies for its samples never exist all at
+        once)."""
         for layer, new in zip(self.layers, prefill.layers, strict=True):
             width = new.keys.shape[2]
-            layer.keys[:, :, :width].index_copy_(0, slots, new.keys.index_select(0, rows))
-            layer.values[:, :, :width].index_copy_(0, slots, new.values.index_select(0, rows))
+            keys, values = new.keys, new.values
+            if rows is not None:
+                keys, values = keys.index_select(0, rows), values.index_select(0, rows)
+            layer.keys[:, :, :width].index_copy_(0, slots, keys)
+            layer.values[:, :, :width].index_copy_(0, slots, values)
 
     def move(self, source: torch.Tensor, target: torch.Tensor) -> None:
         """Copy the slots ``source`` into the slots ``target`` (disjoint)."""
@@ -155,11 +159,11 @@ class StepGraphs:
 @dataclass
 class Prefilled:
     """Prompts after their prefill, each to be copied into one or more rows: the prompts' key/value cache (a
-    prompt's tokens contiguous from column 0), each row's prompt in it, and the rows' first answer tokens,
-    positions, stop flags, noise keys and answer numbers."""
+    prompt's tokens contiguous from column 0), each row's prompt in it (``None``: one row a prompt), and the rows'
+    first answer tokens, positions, stop flags, noise keys and answer numbers."""
 
     cache: Any
-    prompt_of: torch.Tensor
+    prompt_of: torch.Tensor | None
     token: torch.Tensor
     positions: torch.Tensor
     flagged: torch.Tensor

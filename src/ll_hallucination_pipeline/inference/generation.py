@@ -192,8 +192,9 @@ def _prefill(
     logits = head(out.last_hidden_state[torch.arange(len(prompts), device=device), last])
     positions = torch.tensor([len(p) for p in prompts], device=device)
     width = sampling.width
-    index = torch.arange(len(prompts), device=device).repeat_interleave(width)
-    if width > 1:  # the cache stays one row a prompt: its rows are copied into their slots layer by layer
+    index = None  # the cache stays one row a prompt: its rows are copied into their slots layer by layer
+    if width > 1:
+        index = torch.arange(len(prompts), device=device).repeat_interleave(width)
         logits, positions = logits[index], positions[index]
     keys = torch.tensor([sampling.row_key(p, row) for p in prompts for row in range(width)], device=device)
     token = choose_tokens(logits, keys if width > 1 else None, positions, sampling.temperature)
