@@ -1,7 +1,7 @@
 """GPU benchmark: lm-eval's own hf backend (the runbook way) vs this pipeline's scorer, same NF4 files, one machine.
 
 Figures in bench/RESULTS.md: under 'The study as users run it', the embedded model on the GPU against float32
-and the truthfulqa_gen pass, ours and the runbook way's; under 'Earlier figures', evaluation on a simulated 24 GB
+and the truthfulqa_gen pass, ours and the runbook way's; under 'One-process benches', evaluation on a simulated 24 GB
 card and the 8B shape's distance from float32.
 
 Run on the lent GPU machine from the repo root, after `bash bench/gpu_prepare.sh` here (wheels and data):

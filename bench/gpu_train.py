@@ -1,6 +1,6 @@
 """GPU training benchmark: the pipeline's QLoRA step on the 8B-shaped NF4 model, Alpaca.
 
-Figures in bench/RESULTS.md: under 'Earlier figures', the fast recipe's tokens/s with its loss check, and
+Figures in bench/RESULTS.md: under 'One-process benches', the fast recipe's tokens/s with its loss check, its profile and
 training on a simulated 24 GB card.
 
 On the lent GPU machine, after `python3 bench/gpu_eval.py setup` (the model and data):
