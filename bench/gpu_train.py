@@ -1,18 +1,18 @@
 """GPU training benchmark: the pipeline's QLoRA step on the 8B-shaped NF4 model, Alpaca.
 
-Figures in bench/RESULTS.md: under 'One-process benches', the fast recipe's tokens/s with its loss check, its profile and
-training on a simulated 24 GB card.
+Figures in bench/RESULTS.md: under 'One-process benches', the fast recipe's tokens/s with its loss check, its
+profile and training on a simulated 24 GB card.
 
 On the lent GPU machine, after `python3 bench/gpu_eval.py setup` (the model and data):
     python3 bench/gpu_train.py VARIANT STEPS
 runs `train_adapter` with configs/qlora_alpaca_10k.toml ("recipe") or qlora_alpaca_10k_fast.toml ("fast") limited to
 STEPS optimizer steps ("all": the recipe's whole run), as written or changed by '+'-joined switches: "packed"
 (padding-free packing), "liger" (liger_kernel), "varlen" (varlen_attention: attention per packed sequence), "nockpt"
-(no gradient checkpointing), "autockpt" (gradient_checkpointing = "auto"), "noupcast" (upcast_unquantized = false),
-"mbN" (micro-batch N, accumulation so a step still holds 16 sequences), "seedN" (training seed N); each a
-recipe key, e.g. "packed+liger+nockpt+mb2". Logs real tokens/s (the run's, and from step
-1's end on), peak GPU memory and the loss curve (bench.jsonl and loss_<variant>.csv under $OUT). BENCH_PROFILE=1
-also prints the top CUDA kernels; BENCH_CARD_GIB=23 leaves 23 GiB of the GPU free (a 24 GB card).
+(no gradient checkpointing), "autockpt" (gradient_checkpointing = "auto"), "noupcast" (upcast_unquantized =
+false), "fusedlora" (fused_lora_update), "mbN" (micro-batch N, accumulation so a step still holds 16 sequences),
+"seedN" (training seed N); each a recipe key, e.g. "packed+liger+nockpt+mb2". Logs real tokens/s (the run's,
+and from step 1's end on), peak GPU memory and the loss curve (bench.jsonl and loss_<variant>.csv under $OUT).
+BENCH_PROFILE=1 also prints the top CUDA kernels; BENCH_CARD_GIB=23 leaves 23 GiB of the GPU free (a 24 GB card).
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ def bench_recipe(variant: str, steps: str) -> Path:
             text += "gradient_checkpointing = false\n"
         elif switch == "autockpt":
             text += 'gradient_checkpointing = "auto"\n'
+        elif switch == "fusedlora":
+            text += "fused_lora_update = true\n"
         elif switch == "noupcast":
             text += "upcast_unquantized = false\n"
         elif switch.startswith("mb"):

@@ -107,6 +107,13 @@ class TrainingSection:
             "help": "with packing on a GPU: attention per packed sequence (varlen FlashAttention), not one masked"
         },
     )
+    fused_lora_update: bool = field(
+        default=False,
+        metadata={
+            "help": "GPU: each LoRA update added to its layer's output inside one matmul (torch.addmm), not by "
+            "peft's three passes over the output; the same adapter, other rounding"
+        },
+    )
     seeds: list[int] = field(default_factory=lambda: [0], metadata={"help": "training seeds, one adapter each"})
     save_steps: int = field(default=50, metadata={"help": "checkpoint every N steps (resume point)", "min": 1})
 

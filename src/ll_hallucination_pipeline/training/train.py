@@ -30,6 +30,7 @@ from ..utils import (
     package_versions,
     sha256_file,
 )
+from .lora_update import fuse_lora_updates
 from .recipe import Recipe, load_recipe
 from .sft_data import read_records, sft_examples
 from .training_precision import cast_unquantized, store_upcast_tables_compactly
@@ -240,6 +241,8 @@ def train_adapter(
         peft_config=lora,
         callbacks=[StepClock(ELAPSED), *([sizing] if sizing else []), *([curve] if curve else [])],
     )
+    if device == "cuda" and recipe.training.fused_lora_update:
+        log.info("fused LoRA updates in %d layers", fuse_lora_updates(trainer.model))
     checkpoint = last_usable_checkpoint(work_dir)
     resumed_from = int(checkpoint.rsplit("-", 1)[1]) if checkpoint else 0
     if checkpoint:

@@ -1,0 +1,51 @@
+"""LoRA layers that add their update to the base output inside one matmul while training (recipe key
+``fused_lora_update``).
+
+peft computes a LoRA linear as ``base(x).clone() + lora_B(lora_A(dropout(x))) * scaling``: the clone, the
+product with ``scaling`` and the sum each pass over the layer's whole output, and the product again in the
+backward pass. On the 8B shape those passes are a large part of a training step (bench/RESULTS.md, 'where the
+fast recipe's step goes'). ``torch.addmm`` adds ``scaling * h @ lora_B.T`` to the base output in the matmul itself,
+rounding once instead of after each step. The layers, their parameters and the saved adapter stay peft's; only
+the forward of a plain LoRA linear under autocast (GPU training) changes, anything else runs peft's own.
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+import torch
+
+
+def _fused_forward(layer: Any, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+    """``base(x) + scaling * lora_B(lora_A(dropout(x)))`` with the update added by ``addmm``."""
+    adapters = [name for name in layer.active_adapters if name in layer.lora_A]
+    plain = (
+        len(adapters) == 1
+        and adapters[0] not in layer.lora_variant
+        and not (layer.disable_adapters or layer.merged or kwargs.get("adapter_names") is not None)
+    )
+    if not plain or not torch.is_autocast_enabled(x.device.type):
+        return type(layer).forward(layer, x, *args, **kwargs)
+    name = adapters[0]
+    result = layer.base_layer(x, *args, **kwargs)
+    update = layer.lora_A[name](layer.lora_dropout[name](x))
+    flat = torch.addmm(
+        result.reshape(-1, result.shape[-1]),
+        update.reshape(-1, update.shape[-1]),
+        layer.lora_B[name].weight.t(),
+        alpha=layer.scaling[name],
+    )
+    return flat.view(result.shape)
+
+
+def fuse_lora_updates(model: torch.nn.Module) -> int:
+    """Give every LoRA linear of ``model`` (a peft model) the fused forward; returns how many."""
+    from peft.tuners.lora import LoraLayer
+
+    fused = 0
+    for module in model.modules():
+        if isinstance(module, LoraLayer) and isinstance(module.get_base_layer(), torch.nn.Linear):
+            module.forward = types.MethodType(_fused_forward, module)
+            fused += 1
+    return fused
