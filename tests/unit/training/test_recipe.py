@@ -22,6 +22,7 @@ def test_fast_recipe_differs_from_the_runbook_only_in_how_it_trains():
     assert (fast.data, fast.lora) == (runbook.data, runbook.lora)
     assert fast.training.learning_rate == runbook.training.learning_rate
     assert fast.training.packing and fast.training.liger_kernel and fast.training.varlen_attention
+    assert fast.training.fused_lora_update
     assert fast.training.gradient_checkpointing == "auto" and not fast.training.upcast_unquantized
 
 
