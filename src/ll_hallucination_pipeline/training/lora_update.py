@@ -6,7 +6,8 @@ product with ``scaling`` and the sum each pass over the layer's whole output, an
 backward pass. On the 8B shape those passes are a large part of a training step (bench/RESULTS.md, 'where the
 fast recipe's step goes'). ``torch.addmm`` adds ``scaling * h @ lora_B.T`` to the base output in the matmul itself,
 rounding once instead of after each step. The layers, their parameters and the saved adapter stay peft's; only
-the forward of a plain LoRA linear under autocast (GPU training) changes, anything else runs peft's own.
+the forward of a plain LoRA linear (one adapter, no variant such as DoRA, no LoRA bias) under autocast (GPU
+training) changes; anything else runs peft's own.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ def _fused_forward(layer: Any, x: torch.Tensor, *args: Any, **kwargs: Any) -> to
     plain = (
         len(adapters) == 1
         and adapters[0] not in layer.lora_variant
+        and not layer.lora_bias.get(adapters[0], False)
         and not (layer.disable_adapters or layer.merged or kwargs.get("adapter_names") is not None)
     )
     if not plain or not torch.is_autocast_enabled(x.device.type):
