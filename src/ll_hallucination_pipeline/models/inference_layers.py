@@ -12,14 +12,12 @@ a short fine-tune learns (and 4-bit weights cannot take it at all).
 
 from __future__ import annotations
 
-import contextlib
-import functools
 from typing import TYPE_CHECKING
 
 import torch
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
     from torch import nn
 
@@ -45,52 +43,23 @@ def dequantize_4bit_linears(model: torch.nn.Module) -> int:
     Call it before any forward pass. Returns how many layers were replaced.
     """
     import bitsandbytes as bnb
+    import torch
+    from bitsandbytes.functional import dequantize_4bit
 
     def dequantized(child: torch.nn.Module) -> torch.nn.Linear | None:
         if not isinstance(child, bnb.nn.Linear4bit):
             return None
-        dtype = child.compute_dtype or child.weight.quant_state.dtype
+        state = child.weight.quant_state
+        if getattr(state, "packing_format_for_cpu", False):
+            raise RuntimeError("4-bit weights were repacked by a forward pass; dequantize right after loading")
+        dtype = child.compute_dtype or state.dtype
         linear = torch.nn.Linear(child.in_features, child.out_features, bias=child.bias is not None, device="meta")
-        linear.weight = torch.nn.Parameter(dequantized_weight(child, dtype), False)
+        linear.weight = torch.nn.Parameter(dequantize_4bit(child.weight.data, state).to(dtype), False)
         if child.bias is not None:
             linear.bias = torch.nn.Parameter(child.bias.data.to(dtype), False)
         return linear
 
     return replace_modules(model, dequantized)
-
-
-def dequantized_weight(layer: nn.Module, dtype: torch.dtype) -> torch.Tensor:
-    """A bitsandbytes 4-bit linear's weights materialized in ``dtype`` (refused once a CPU inference forward
-    has repacked them)."""
-    from bitsandbytes.functional import dequantize_4bit
-
-    state = layer.weight.quant_state
-    if getattr(state, "packing_format_for_cpu", False):
-        raise RuntimeError("4-bit weights were repacked by a forward pass; dequantize right after loading")
-    return dequantize_4bit(layer.weight.data, state).to(dtype)
-
-
-@contextlib.contextmanager
-def dequantized_4bit_forwards(model: nn.Module, dtype: torch.dtype) -> Iterator[int]:
-    """For the duration, each bitsandbytes 4-bit linear of ``model`` computes ``linear(x, W)`` in ``dtype`` with
-    its weights dequantized once on entry, and returns ``x``'s dtype. For forwards without gradients in the middle
-    of CPU training: bitsandbytes' own path dequantizes on every call, and in an eval-mode no-grad forward repacks
-    the weights so that training gets no gradients after; the weights stay untouched here. Yields how many."""
-    import bitsandbytes as bnb
-
-    layers = [module for module in model.modules() if isinstance(module, bnb.nn.Linear4bit)]
-    for layer in layers:
-        bias = None if layer.bias is None else layer.bias.data.to(dtype)
-        layer.forward = functools.partial(_linear_in, weight=dequantized_weight(layer, dtype), bias=bias)
-    try:
-        yield len(layers)
-    finally:
-        for layer in layers:
-            del layer.forward
-
-
-def _linear_in(x: torch.Tensor, *, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    return torch.nn.functional.linear(x.to(weight.dtype), weight, bias).to(x.dtype)
 
 
 class LoraAddmmLinear(torch.nn.Module):

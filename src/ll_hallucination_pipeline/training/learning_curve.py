@@ -7,7 +7,6 @@ one forward per example tells. Held-out accuracy is the same test on examples th
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from collections.abc import Sequence
@@ -69,21 +68,6 @@ def answer_fitted(model: Any, tokenizer: Any, pairs: Sequence[tuple[str, str]]) 
     return fitted
 
 
-def _cpu_4bit_layers_dequantized(model: Any) -> contextlib.AbstractContextManager[Any]:
-    """On the CPU, the 4-bit layers computing from weights dequantized once per point, in the dtype the scorer
-    uses on this CPU (bf16 where it has bf16 units): several times faster than bitsandbytes dequantizing on every
-    call in float32, and its eval-mode forward, which would repack the weights and stop training's gradients,
-    never runs. On a GPU the curve runs under autocast, as training does."""
-    import torch
-
-    from ..models import dequantized_4bit_forwards
-    from ..utils.devices import native_cpu_dtype
-
-    if next(model.parameters()).device.type != "cpu":
-        return contextlib.nullcontext()
-    return dequantized_4bit_forwards(model, getattr(torch, native_cpu_dtype()))
-
-
 class LearningCurve(TrainerCallback):
     """Takes the curve's points during training, appending each to ``log_file`` (a resumed run keeps the points
     taken before it stopped). ``train`` and ``heldout``: instruction records with their ``category``."""
@@ -115,13 +99,19 @@ class LearningCurve(TrainerCallback):
             self._take(model, state.global_step)
 
     def _take(self, model: Any, step: int) -> None:
+        import bitsandbytes as bnb
         import torch
 
         start = time.perf_counter()
         was_training = model.training
         model.eval()
+        # bitsandbytes repacks a 4-bit layer's weights for the CPU in an eval-mode no-grad forward, after which
+        # training gets no gradients: those layers stay in training mode (it changes nothing else they compute).
+        for module in model.modules():
+            if isinstance(module, bnb.nn.Linear4bit):
+                module.train()
         rows = []
-        with torch.no_grad(), _cpu_4bit_layers_dequantized(model):
+        with torch.no_grad():
             for split, records in self.sets.items():
                 pairs = [(format_prompt(r["instruction"], ""), r["output"]) for r in records]
                 for record, fitted in zip(records, answer_fitted(model, self.tokenizer, pairs), strict=True):

@@ -92,33 +92,3 @@ def test_dequantizing_after_a_forward_is_refused(tiny_nf4_model):
         pytest.skip("this CPU's bitsandbytes path does not repack 4-bit weights")
     with pytest.raises(RuntimeError, match="dequantize right after loading"):
         dequantize_4bit_linears(model)
-
-
-def test_forwards_on_weights_dequantized_once_are_bitsandbytes_own_and_leave_training_intact(tiny_nf4_model):
-    """Inside the context: bitsandbytes' numbers in float32, another dtype where asked, no repacking by an
-    eval-mode no-grad forward; after it: the layers' own forward, gradients flowing."""
-    import bitsandbytes as bnb
-
-    from ll_hallucination_pipeline.models.inference_layers import dequantized_4bit_forwards
-
-    model = tiny_nf4_model("float32")()
-    ids = torch.randint(0, 128, (2, 9))
-    with torch.enable_grad():
-        reference = model(ids).logits.detach()  # bitsandbytes dequantizes and multiplies, weights untouched
-    packed = {name: p.data.clone() for name, p in model.named_parameters() if p.dtype == torch.uint8}
-    model.eval()
-    with torch.no_grad():
-        with dequantized_4bit_forwards(model, torch.float32) as swapped:
-            assert swapped == 14
-            assert torch.equal(model(ids).logits, reference)
-        with dequantized_4bit_forwards(model, torch.bfloat16):
-            in_bf16 = model(ids).logits
-    assert in_bf16.dtype == torch.float32 and not torch.equal(in_bf16, reference)
-    assert torch.allclose(in_bf16, reference, atol=0.05)
-    assert all(torch.equal(p.data, packed[name]) for name, p in model.named_parameters() if name in packed)
-    assert not any("forward" in vars(m) for m in model.modules() if isinstance(m, bnb.nn.Linear4bit))
-    model.train()
-    embeddings = model.get_input_embeddings().weight
-    embeddings.requires_grad_(True)
-    model(ids).logits.sum().backward()
-    assert embeddings.grad.abs().sum() > 0
