@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ll_hallucination_pipeline.inference.knowledge import CATEGORIES, PROBE_SETS
+from ll_hallucination_pipeline.inference.knowledge import CATEGORIES
 from ll_hallucination_pipeline.tasks.registry import get_task
 from tests.helpers import EASY_QUESTIONS, REPO, run_snakemake, write_config, write_short_answer_pool
 
@@ -66,8 +66,7 @@ def test_the_probe_categorizes_each_item_of_the_pool_and_the_test_set(mix_study,
     for probe_set, n_items in sets.items():
         items = pd.read_csv(mix_study / f"evals/knowledge/{probe_set}/items.csv")
         assert list(items["item"]) == list(range(n_items))
-        if PROBE_SETS[probe_set].kind == "multiple_choice":  # NQ-schema documents carry no id
-            assert items["id"].str.len().gt(0).all()
+        assert items["id"].str.len().gt(0).all() and items["id"].is_unique  # NQ-schema items: their questions
         assert items["greedy_right"].between(0, 5).all() and items["sampled_right"].between(0, 20).all()
         assert (items["p_greedy"] == items["greedy_right"] / 5).all()
         assert (items["p_sampled"] == items["sampled_right"] / 20).all()

@@ -10,7 +10,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
     submod_attrs={
         "evaluate": ["EvalRequest", "build_lm", "evaluate_jobs"],
         "judge": ["answers_of", "judgements"],
-        "knowledge": ["CATEGORIES", "PROBE_SETS", "ProbeSettings", "arc_choice_item", "probe_rows"],
+        "knowledge": ["CATEGORIES", "PROBE_SETS", "ProbeSettings", "arc_choice_item", "item_id", "probe_rows"],
         "smoke": ["run_smoke_test"],
     },
 )

@@ -253,6 +253,12 @@ def nq_open_item(doc: dict[str, Any]) -> ShortAnswerItem:
     return ShortAnswerItem(f"Q: {doc['question']}?\nA:", tuple(doc["answer"]))
 
 
+def item_id(doc: dict[str, Any]) -> str:
+    """An item's identifier in the probe's and the mixes' tables: its ``id`` (ARC), or where the schema has none
+    (NQ), its question."""
+    return str(doc.get("id") or doc["question"])
+
+
 @functools.cache
 def _exact_match_options() -> dict[str, Any]:
     """The options of ``nq_open``'s exact_match metric (case, punctuation, articles), as its YAML gives them."""
@@ -318,7 +324,7 @@ def probe_rows(
     return [
         {
             "item": n,
-            "id": doc.get("id", ""),
+            "id": item_id(doc),
             "greedy_right": sum(known.greedy_right),
             "sampled_right": sum(known.sampled_right),
             "p_greedy": known.p_greedy,

@@ -16,7 +16,7 @@ HELDOUT_SEED = 0  # the held-out slice is the same for every mix of a pool
 def qa_example(doc: dict[str, Any], category: str, item: int) -> dict[str, Any]:
     """A pool item as an instruction record: the question, and as the answer an NQ-schema item's first answer or an
     ARC-schema item's correct choice's text; its category and index in the pool kept beside them."""
-    from ..inference import arc_choice_item
+    from ..inference import arc_choice_item, item_id
 
     if "answer" in doc:
         answer = doc["answer"][0]
@@ -26,7 +26,7 @@ def qa_example(doc: dict[str, Any], category: str, item: int) -> dict[str, Any]:
     return {
         "instruction": doc["question"],
         "output": answer,
-        "id": doc.get("id", ""),
+        "id": item_id(doc),
         "item": item,
         "category": category,
     }

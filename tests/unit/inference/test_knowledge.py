@@ -13,6 +13,7 @@ from ll_hallucination_pipeline.inference.knowledge import (
     ProbeSettings,
     ShortAnswerItem,
     few_shot_prefixes,
+    item_id,
     multiple_choice_knowledge,
     nq_open_item,
     probe_multiple_choice,
@@ -169,3 +170,8 @@ def test_short_answers_are_asked_in_nq_opens_few_shot_format_with_samples_beside
     at_zero = probe_short_answers(lm, items, exemplars, ProbeSettings(prompts=3, shots=2, samples=4, temperature=0))
     assert at_zero[1].sampled_right == (0, 0, 0) and at_zero[0].sampled_right == (4, 4, 4)
     assert lm.calls[-1][3] == 0  # at temperature 0 no sample is drawn
+
+
+def test_an_item_is_known_by_its_id_or_where_its_schema_has_none_by_its_question():
+    assert item_id({"id": "Mercury_7175875", "question": "Which planet?"}) == "Mercury_7175875"
+    assert item_id({"question": "who wrote hamlet", "answer": ["Shakespeare"]}) == "who wrote hamlet"
