@@ -4,7 +4,7 @@
 peft computes a LoRA linear as ``base(x).clone() + lora_B(lora_A(dropout(x))) * scaling``: the clone, the
 product with ``scaling`` and the sum each pass over the layer's whole output, and the product again in the
 backward pass. ``torch.addmm`` adds ``scaling * h @ lora_B.T`` to the base output in the matmul itself, rounding
-once instead of after each step: on the 8B shape the fast recipe trains about 5 % faster (bench/RESULTS.md); on
+once instead of after each step: on the 8B shape the fast recipe trains faster with it (bench/RESULTS.md); on
 the CPU, in float32 with the embedded model, no gain was measured, so it stays a GPU setting. The layers, their
 parameters and the saved adapter stay peft's; only the forward of a plain LoRA linear (one adapter, no variant
 such as DoRA, no LoRA bias) under autocast (GPU training) changes; anything else runs peft's own.
