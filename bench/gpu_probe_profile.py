@@ -24,10 +24,7 @@ from common import BENCH_DATA, WORK
 
 from ll_hallucination_pipeline.inference import ProbeSettings, build_lm, probe_rows
 from ll_hallucination_pipeline.models.quantization import QuantizationSettings
-from ll_hallucination_pipeline.tasks.data import read_jsonl
-
-EXEMPLARS = 32  # the pool's first dev items, set aside for the prompts as the pipeline does
-
+from ll_hallucination_pipeline.tasks.data import read_jsonl, split_question_pool
 
 GENERATION = ("generated_sequences", "prefill_tokens", "generated_tokens", "decode_steps", "generation_seconds")
 
@@ -38,8 +35,7 @@ def generation_counters(lm) -> dict[str, float]:
 
 
 def main(model_dir: Path, items: int, profile: bool) -> None:
-    docs = read_jsonl(BENCH_DATA / "nq_open/efficientqa_dev.jsonl")
-    exemplars, pool = docs[:EXEMPLARS], docs[EXEMPLARS:]
+    pool, exemplars = split_question_pool([read_jsonl(BENCH_DATA / "nq_open/efficientqa_dev.jsonl")])
     lm = build_lm(model_dir, QuantizationSettings(), cache_dir=WORK / "probe-profile-cache", token_budget="auto")
     settings = ProbeSettings(prompts=1)
     probe_rows(lm, pool[:16], exemplars, settings, kind="short_answer")  # warm-up: graphs captured, kernels tuned

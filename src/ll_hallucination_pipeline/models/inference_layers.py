@@ -84,21 +84,29 @@ class LoraAddmmLinear(torch.nn.Module):
         return out
 
 
-def fuse_lora_linears(model: nn.Module, dtype: torch.dtype) -> int:
-    """Replace each plain LoRA linear layer of ``model`` (one active adapter, unmerged, no variant such
-    as DoRA, no LoRA bias, a plain ``nn.Linear`` or bitsandbytes 4-bit base) by a :class:`LoraAddmmLinear`
-    computing in ``dtype`` (the base's compute dtype); any other layer keeps peft's own forward. Returns how
-    many were replaced."""
+def plain_lora_adapter(layer: nn.Module) -> str | None:
+    """The one active adapter of a plain LoRA linear (peft's ``Linear`` or ``Linear4bit`` over a plain
+    ``nn.Linear`` or bitsandbytes 4-bit base, unmerged, no variant such as DoRA, no LoRA bias): a layer whose
+    update one ``addmm`` can add. ``None`` for any other module."""
     import bitsandbytes as bnb
     from peft.tuners.lora.bnb import Linear4bit as LoraLinear4bit
     from peft.tuners.lora.layer import Linear as LoraLinear
 
+    if type(layer) not in (LoraLinear, LoraLinear4bit) or layer.merged or len(layer.active_adapters) != 1:
+        return None
+    adapter = layer.active_adapters[0]
+    plain = adapter in layer.lora_A and adapter not in layer.lora_variant and not layer.lora_bias.get(adapter, False)
+    return adapter if plain and type(layer.base_layer) in (torch.nn.Linear, bnb.nn.Linear4bit) else None
+
+
+def fuse_lora_linears(model: nn.Module, dtype: torch.dtype) -> int:
+    """Replace each plain LoRA linear layer of ``model`` (:func:`plain_lora_adapter`) by a
+    :class:`LoraAddmmLinear` computing in ``dtype`` (the base's compute dtype); any other layer keeps peft's own
+    forward. Returns how many were replaced."""
+
     def fused(child: nn.Module) -> LoraAddmmLinear | None:
-        if type(child) not in (LoraLinear, LoraLinear4bit) or child.merged or len(child.active_adapters) != 1:
-            return None
-        adapter = child.active_adapters[0]
-        plain = adapter not in child.lora_variant and not child.lora_bias.get(adapter, False)
-        if not plain or type(child.base_layer) not in (torch.nn.Linear, bnb.nn.Linear4bit):
+        adapter = plain_lora_adapter(child)
+        if adapter is None:
             return None
         weights = (child.lora_A[adapter].weight, child.lora_B[adapter].weight)
         return LoraAddmmLinear(child.base_layer, *weights, child.scaling[adapter], dtype)

@@ -17,19 +17,15 @@ from typing import Any
 
 import torch
 
+from ..models import plain_lora_adapter
+
 
 def _fused_forward(layer: Any, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
     """``base(x) + scaling * lora_B(lora_A(dropout(x)))`` with the update added by ``addmm``."""
-    adapters = [name for name in layer.active_adapters if name in layer.lora_A]
-    plain = (
-        len(adapters) == 1
-        and adapters[0] not in layer.lora_variant
-        and not layer.lora_bias.get(adapters[0], False)
-        and not (layer.disable_adapters or layer.merged or kwargs.get("adapter_names") is not None)
-    )
-    if not plain or not torch.is_autocast_enabled(x.device.type):
+    name = plain_lora_adapter(layer)
+    off = layer.disable_adapters or kwargs.get("adapter_names") is not None
+    if name is None or off or not torch.is_autocast_enabled(x.device.type):
         return type(layer).forward(layer, x, *args, **kwargs)
-    name = adapters[0]
     result = layer.base_layer(x, *args, **kwargs)
     update = layer.lora_A[name](layer.lora_dropout[name](x))
     flat = torch.addmm(
@@ -42,12 +38,11 @@ def _fused_forward(layer: Any, x: torch.Tensor, *args: Any, **kwargs: Any) -> to
 
 
 def fuse_lora_updates(model: torch.nn.Module) -> int:
-    """Give every LoRA linear of ``model`` (a peft model) the fused forward; returns how many."""
-    from peft.tuners.lora import LoraLayer
-
+    """Give every plain LoRA linear of ``model`` (a peft model; :func:`~..models.plain_lora_adapter`) the fused
+    forward; returns how many."""
     fused = 0
     for module in model.modules():
-        if isinstance(module, LoraLayer) and isinstance(module.get_base_layer(), torch.nn.Linear):
+        if plain_lora_adapter(module) is not None:
             module.forward = types.MethodType(_fused_forward, module)
             fused += 1
     return fused
