@@ -57,7 +57,9 @@ class PrefixCache:
             ).cache
             self.tokens, ran = tokens, len(tokens)
         cache = copy.deepcopy(self.cache)  # the forward appends the rows' keys and values to its cache
-        cache.reorder_cache(torch.zeros(rows, dtype=torch.long, device=device))
+        for layer in cache.layers:  # views of the one row: the forward's concatenation makes each row's copy
+            layer.keys = layer.keys.expand(rows, -1, -1, -1)
+            layer.values = layer.values.expand(rows, -1, -1, -1)
         return cache, ran
 
 

@@ -236,8 +236,8 @@ def _decode_step(decoder: Any, head: Any, rows: SlotRows, tables: StopTables, sa
 
 
 def _bucket(rows: int, extent: int) -> int:
-    """Slots a step runs over: the fewest of ``rows``, ``rows / 2``, ``rows / 4``, ... (rounded up) that hold the
-    first ``extent`` slots, so that a pass captures few step graphs.
+    """Slots a step replayed as a CUDA graph runs over: the fewest of ``rows``, ``rows / 2``, ``rows / 4``, ...
+    (rounded up) that hold the first ``extent`` slots, so that a pass captures few step graphs.
 
     >>> _bucket(256, 256), _bucket(256, 100), _bucket(256, 3), _bucket(100, 26)
     (256, 128, 4, 50)
@@ -246,6 +246,12 @@ def _bucket(rows: int, extent: int) -> int:
     while size > 1 and -(-size // 2) >= extent:
         size = -(-size // 2)
     return size
+
+
+def _exact(rows: int, extent: int) -> int:
+    """Slots an eager step runs over: the first ``extent``, no more (each slot costs its matmul row and its
+    attention)."""
+    return extent
 
 
 def generate_rows(
@@ -311,9 +317,10 @@ def generate_rows(
             live = slots.live
         if not live:
             break
-        if not waiting and _bucket(rows, live) < _bucket(rows, slots.extent):
+        span = _bucket if graphs.enabled else _exact  # a graph per shape; eager steps take any shape
+        if not waiting and span(rows, live) < span(rows, slots.extent):
             slots.compact()
-        n = _bucket(rows, slots.extent)
+        n = span(rows, slots.extent)
         if not graphs.enabled:
             slots.cache.window.visible = min(columns, slots.reached() + check_every)
         for _ in range(check_every):

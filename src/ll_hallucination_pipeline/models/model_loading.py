@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..utils import best_device
-from .inference_layers import dequantize_4bit_linears, fuse_lora_linears
+from .inference_layers import dequantize_4bit_linears, fuse_lora_linears, use_grouped_query_sdpa
 from .quantization import QuantizationSettings, get_quantization_config, torch_dtype
 
 if TYPE_CHECKING:
@@ -36,10 +36,11 @@ def load_model(
 ) -> PreTrainedModel:
     """Load the base checkpoint quantized per ``settings``, optionally with a PEFT adapter.
 
-    ``for_inference`` runs the adapter in the compute dtype (peft keeps it in float32), unmerged, each update
-    added in one multiply-add, and on the CPU dequantizes 4-bit weights once (see :mod:`.inference_layers`).
-    ``merge_adapter`` merges the adapter into an unquantized base instead (peft's ``merge_and_unload``), as a
-    deployed model has it.
+        ``for_inference`` runs the adapter in the compute dtype (peft keeps it in float32), unmerged, each update
+        added in one multiply-add, and on the CPU dequantizes 4-bit weights once and reads grouped key/value heads
+    without copies (see :mod:`.inference_layers`).
+        ``merge_adapter`` merges the adapter into an unquantized base instead (peft's ``merge_and_unload``), as a
+        deployed model has it.
     """
     if merge_adapter and (adapter_dir is None or settings.mode != "none"):
         raise ValueError("merge_adapter needs an adapter and an unquantized base (quantization mode none)")
@@ -57,6 +58,7 @@ def load_model(
     cpu_inference = for_inference and device == "cpu"
     if cpu_inference:
         dequantize_4bit_linears(model)
+        use_grouped_query_sdpa(model)
     if adapter_dir is not None:
         from peft import PeftModel
 
