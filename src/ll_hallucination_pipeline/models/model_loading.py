@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..utils import best_device
-from .inference_layers import dequantize_4bit_linears, fuse_lora_linears, use_grouped_query_sdpa
+from .cpu_attention import use_grouped_query_sdpa
+from .inference_layers import dequantize_4bit_linears, fuse_lora_linears
 from .quantization import QuantizationSettings, get_quantization_config, torch_dtype
 
 if TYPE_CHECKING:
