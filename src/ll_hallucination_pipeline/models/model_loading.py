@@ -37,11 +37,10 @@ def load_model(
 ) -> PreTrainedModel:
     """Load the base checkpoint quantized per ``settings``, optionally with a PEFT adapter.
 
-        ``for_inference`` runs the adapter in the compute dtype (peft keeps it in float32), unmerged, each update
-        added in one multiply-add, and on the CPU dequantizes 4-bit weights once and reads grouped key/value heads
-    without copies (see :mod:`.inference_layers`).
-        ``merge_adapter`` merges the adapter into an unquantized base instead (peft's ``merge_and_unload``), as a
-        deployed model has it.
+    ``for_inference`` runs the adapter in the compute dtype (peft keeps it in float32), unmerged, each update
+    added in one multiply-add, and on the CPU dequantizes 4-bit weights once (see :mod:`.inference_layers`) and
+    reads grouped key/value heads without copies (:mod:`.cpu_attention`). ``merge_adapter`` merges the adapter
+    into an unquantized base instead (peft's ``merge_and_unload``), as a deployed model has it.
     """
     if merge_adapter and (adapter_dir is None or settings.mode != "none"):
         raise ValueError("merge_adapter needs an adapter and an unquantized base (quantization mode none)")

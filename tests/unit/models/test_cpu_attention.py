@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from ll_hallucination_pipeline.inference.forward_layout import tree_mask
 from ll_hallucination_pipeline.models.cpu_attention import use_grouped_query_sdpa
 
 
@@ -22,9 +23,8 @@ def test_grouped_heads_score_exactly_as_transformers_sdpa_under_a_mask(dtype):
     torch.manual_seed(0)
     model = LlamaForCausalLM(config).to(dtype).eval()
     ids = torch.randint(0, 128, (3, 9))
-    hidden = torch.ones(9, 9, dtype=torch.bool).tril().logical_not()
-    hidden[5:, 3:5] = True  # a tree: the last tokens do not see two before them
-    mask = torch.zeros(3, 1, 9, 9, dtype=dtype).masked_fill_(hidden, torch.finfo(dtype).min)
+    # The scorer's tree: a context, then two continuations that do not see each other.
+    mask = tree_mask(torch.tensor([[0, 0, 0, 0, 0, 1, 1, 2, 2]] * 3), 0, dtype)
     with torch.inference_mode():
         expected = model(ids, attention_mask=mask).logits
         assert use_grouped_query_sdpa(model)
