@@ -1,8 +1,8 @@
 """The knowledge probe's cost per item on the GPU: ours through Snakemake against the same answers through
 ``lm_eval --model hf``.
 
-Figures in bench/RESULTS.md: under 'The knowledge probe (SliCK)', the probe of a set through the DAG and the
-runbook way's cost of the same answers.
+Figures in bench/RESULTS.md: under 'The knowledge probe (SliCK)', the probe of a set through the DAG, the
+runbook way's cost of the same answers, and the learning curve's cost beside training's.
 
 On the GPU machine, from the repo root, after `bash bench/gpu_study.sh install .whl-study`:
     python3 bench/gpu_probe.py ours DIR [SET [ITEMS [BUDGET]]]
@@ -13,6 +13,10 @@ On the GPU machine, from the repo root, after `bash bench/gpu_study.sh install .
         the same prompts as lm-eval tasks on an NF4 copy of DIR, batch auto max 4, the first LIMIT items, from
         process start: every K prompt of ARC; the first prompt of NQ, greedy and then its S samples (lm-eval's
         repeats at the probe's temperature), whose cost times K is the whole probe's
+    python3 bench/gpu_probe.py curve DIR [SIZE [EPOCHS]]
+        snakemake a knowledge mix's adapter with MODEL_PATH=DIR: SIZE (default 240) ARC-Easy train questions, half
+        Unknown, EPOCHS (default 4) epochs, the curve at the config's defaults; the training job's seconds against
+        its learning curve's (the adapter's manifest)
 Each phase appends records to $OUT/bench.jsonl.
 """
 
@@ -128,8 +132,57 @@ def hf(model_dir: str, probe_set: str, *limits: str) -> None:
             )
 
 
+CURVE_RECIPE = """[data]
+knowledge = {{ pool = "arc_easy_train", unknown_fraction = 0.5, size = {size} }}
+[lora]
+r = 16
+alpha = 32
+dropout = 0.0
+target_modules = "all-linear"
+[training]
+learning_rate = 1e-4
+epochs = {epochs}
+micro_batch_size = 8
+max_seq_length = 128
+packing = false
+seeds = [0]
+"""
+
+
+def curve(model_dir: str, size: str = "240", epochs: str = "4") -> None:
+    """A knowledge mix's training job with its learning curve, from a fresh workdir, through Snakemake."""
+    workdir = WORK / f"curve-{size}-{epochs}"
+    (workdir / "configs").mkdir(parents=True, exist_ok=True)
+    (workdir / "configs/qlora_mix.toml").write_text(CURVE_RECIPE.format(size=int(size), epochs=int(epochs)))
+    config = {
+        "data": {"source": "local", "local_dir": str(DATA)},
+        "qlora": {"recipes": ["mix"], "recipes_dir": str(workdir / "configs")},
+    }
+    (workdir / "config.yaml").write_text(json.dumps(config))
+    wall = snakemake(
+        workdir, "adapters/mix_seed0", "--cores", "all", "--resources", "gpu=1", env={"MODEL_PATH": model_dir}
+    )
+    manifest = json.loads((workdir / "adapters/mix_seed0/manifest.json").read_text())
+    table = pd.read_csv(workdir / "adapters/mix_seed0/fit_by_category.csv")
+    training = manifest["seconds"] - manifest["learning_curve_seconds"]
+    record(
+        {
+            "phase": "curve",
+            "examples": int(size),
+            "epochs": int(epochs),
+            "wall_seconds": wall,
+            "rules": rule_times(workdir),
+            **{key: manifest[key] for key in ("global_steps", "real_tokens", "seconds", "learning_curve_seconds")},
+            "training_seconds_without_curve": round(training, 1),
+            "curve_over_training": round(manifest["learning_curve_seconds"] / training, 3),
+            "points": sorted(table["step"].unique().tolist()),
+            "examples_per_point": int(table[table["step"] == 0]["examples"].sum()),
+        }
+    )
+
+
 if __name__ == "__main__":
     sys.path.insert(0, str(REPO / "bench"))
     OUT.mkdir(parents=True, exist_ok=True)
     phase, *rest = sys.argv[1:]
-    {"ours": ours, "hf": hf}[phase](*rest)
+    {"ours": ours, "hf": hf, "curve": curve}[phase](*rest)
