@@ -28,7 +28,8 @@ r = 8
 alpha = 16
 dropout = 0.0
 [training]
-learning_rate = 2e-4
+learning_rate = 1e-3
+lr_scheduler = "constant"
 epochs = 2
 micro_batch_size = 8
 gradient_accumulation = 1

@@ -22,6 +22,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "model_loading": ["check_unquantized_fits", "load_model", "load_tokenizer"],
         "model_paths": ["check_judge_dir", "resolve_model_path"],
         "quantization": ["QuantizationSettings", "quantization_from_config", "torch_dtype"],
+        "scoring_copy": ["ScoringCopy"],
         "weights_hash": ["provenance_sha256", "recorded_weights_sha256", "weights_sha256", "write_weights_record"],
     },
 )

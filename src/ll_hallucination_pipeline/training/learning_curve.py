@@ -2,7 +2,9 @@
 training examples the model fits and its accuracy on the pool's held-out slice, per knowledge category.
 
 "Fits" means greedy decoding reproduces the answer: under teacher forcing every answer token is the argmax, which
-one forward per example tells. Held-out accuracy is the same test on examples the mix never trains on.
+one forward per example tells. Held-out accuracy is the same test on examples the mix never trains on. On the CPU
+those forwards run through a copy of the model in the scorer's layers (:class:`~..models.scoring_copy.ScoringCopy`),
+with the numbers the adapter is later evaluated with.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from ..models import ScoringCopy, torch_dtype
 from .recipe import format_prompt
 
 BATCH = 16  # examples per forward of a curve point
@@ -70,7 +73,8 @@ def answer_fitted(model: Any, tokenizer: Any, pairs: Sequence[tuple[str, str]]) 
 
 class LearningCurve(TrainerCallback):
     """Takes the curve's points during training, appending each to ``log_file`` (a resumed run keeps the points
-    taken before it stopped). ``train`` and ``heldout``: instruction records with their ``category``."""
+    taken before it stopped). ``train`` and ``heldout``: instruction records with their ``category``;
+    ``compute_dtype``: the base's on this device, that of the CPU's scoring copy."""
 
     def __init__(
         self,
@@ -79,18 +83,25 @@ class LearningCurve(TrainerCallback):
         heldout: Sequence[dict[str, Any]],
         points: int,
         log_file: Path,
+        compute_dtype: str,
     ) -> None:
         self.tokenizer = tokenizer
         self.sets = {"train": train, "heldout": heldout}
         self.points = points
         self.log_file = log_file
+        self.compute_dtype = compute_dtype
         self.steps: set[int] = set()  # the steps still to take a point at
         self.seconds = 0.0
+        self.scoring_copy: ScoringCopy | None = None
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):  # noqa: ANN001, ANN201
         # The log is read once: points taken before a resumption are not taken again.
         taken = self.log_file.read_text().splitlines() if self.log_file.exists() else []
         self.steps = set(curve_steps(state.max_steps, self.points)) - {json.loads(line)["step"] for line in taken}
+        if self.steps and next(model.parameters()).device.type == "cpu":
+            start = time.perf_counter()
+            self.scoring_copy = ScoringCopy(model, torch_dtype(self.compute_dtype))
+            self.seconds += time.perf_counter() - start
         if state.global_step == 0 and 0 in self.steps:
             self._take(model, 0)
 
@@ -99,24 +110,19 @@ class LearningCurve(TrainerCallback):
             self._take(model, state.global_step)
 
     def _take(self, model: Any, step: int) -> None:
-        import bitsandbytes as bnb
         import torch
 
         start = time.perf_counter()
-        was_training = model.training
-        model.eval()
-        # bitsandbytes repacks a 4-bit layer's weights for the CPU in an eval-mode no-grad forward, after which
-        # training gets no gradients: those layers stay in training mode (it changes nothing else they compute).
-        for module in model.modules():
-            if isinstance(module, bnb.nn.Linear4bit):
-                module.train()
+        scored = self.scoring_copy.current() if self.scoring_copy else model
+        was_training = scored.training
+        scored.eval()
         rows = []
         with torch.no_grad():
             for split, records in self.sets.items():
                 pairs = [(format_prompt(r["instruction"], ""), r["output"]) for r in records]
-                for record, fitted in zip(records, answer_fitted(model, self.tokenizer, pairs), strict=True):
+                for record, fitted in zip(records, answer_fitted(scored, self.tokenizer, pairs), strict=True):
                     rows.append({"step": step, "split": split, "category": record["category"], "fitted": fitted})
-        model.train(was_training)
+        scored.train(was_training)
         self.seconds += time.perf_counter() - start
         self.steps.discard(step)
         with open(self.log_file, "a", encoding="utf-8") as handle:

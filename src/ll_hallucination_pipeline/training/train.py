@@ -231,7 +231,12 @@ def train_adapter(
     if heldout_file and curve_points > 0:
         train_records = read_records(data_file)[: recipe.data.num_examples]
         curve = LearningCurve(
-            tokenizer, train_records, read_records(heldout_file), curve_points, work_dir / "learning_curve.jsonl"
+            tokenizer,
+            train_records,
+            read_records(heldout_file),
+            curve_points,
+            work_dir / "learning_curve.jsonl",
+            effective.compute_dtype,
         )
     trainer = SFTTrainer(
         model=model,
