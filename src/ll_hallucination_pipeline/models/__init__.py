@@ -18,7 +18,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         ],
         "fingerprint": ["model_fingerprint"],
         "gguf_conversion": ["convert_gguf_to_hf", "embedded_gguf_path"],
-        "inference_layers": ["plain_lora_adapter"],
+        "inference_layers": ["cast_float32_parameters", "plain_lora_adapter"],
         "model_loading": ["check_unquantized_fits", "load_model", "load_tokenizer"],
         "model_paths": ["check_judge_dir", "resolve_model_path"],
         "quantization": ["QuantizationSettings", "quantization_from_config", "torch_dtype"],

@@ -9,9 +9,10 @@ from .weights_hash import weights_sha256
 
 # How 4-bit weights are multiplied when scoring: dequantized to the compute dtype, then a plain matmul
 # (bitsandbytes' own CUDA path for more than one token); a LoRA update is added by addmm in the compute
-# dtype on every device; attention by any SDPA kernel but cuDNN's (see ``forward_layout.ATTENTION_KERNELS``).
+# dtype on every device; attention by any SDPA kernel but cuDNN's (see ``forward_layout.ATTENTION_KERNELS``);
+# rotary frequencies in float32 with an adapter too (see ``inference_layers.cast_float32_parameters``).
 # Part of every model fingerprint, so scores computed another way are never taken from the cache.
-NUMERICS = "dequantize-then-matmul; lora addmm in the compute dtype; sdpa without cudnn"
+NUMERICS = "dequantize-then-matmul; lora addmm in the compute dtype; sdpa without cudnn; rope float32"
 
 
 def model_fingerprint(

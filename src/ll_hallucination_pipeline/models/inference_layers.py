@@ -34,6 +34,16 @@ def replace_modules(model: torch.nn.Module, replacement: Callable[[torch.nn.Modu
     return replaced
 
 
+def cast_float32_parameters(model: torch.nn.Module, dtype: torch.dtype) -> None:
+    """Cast ``model``'s float32 parameters (a LoRA adapter as peft loads it, weights kept unquantized) to
+    ``dtype``. Buffers keep theirs: ``model.to(dtype)`` would round a rotary embedding's float32 frequencies
+    too, and every position's angle with them, so that an adapter whose update is zero would no longer score
+    as its base does."""
+    for param in model.parameters():
+        if param.dtype == torch.float32:
+            param.data = param.data.to(dtype)
+
+
 def dequantize_4bit_linears(model: torch.nn.Module) -> int:
     """Replace each bitsandbytes 4-bit linear by a plain linear holding its dequantized weights.
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..utils import best_device
 from .cpu_attention import use_grouped_query_sdpa
-from .inference_layers import dequantize_4bit_linears, fuse_lora_linears
+from .inference_layers import cast_float32_parameters, dequantize_4bit_linears, fuse_lora_linears
 from .quantization import QuantizationSettings, get_quantization_config, torch_dtype
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def load_model(
 
         model = PeftModel.from_pretrained(model, adapter_dir, is_trainable=trainable_adapter)
         if cpu_inference:
-            model.to(torch_dtype(settings.compute_dtype))
+            cast_float32_parameters(model, torch_dtype(settings.compute_dtype))
         if merge_adapter:
             model = model.merge_and_unload()
         elif for_inference:

@@ -12,7 +12,13 @@ import copy
 from typing import TYPE_CHECKING
 
 from .cpu_attention import use_grouped_query_sdpa
-from .inference_layers import LoraAddmmLinear, dequantize_4bit_linears, fuse_lora_linears, plain_lora_adapter
+from .inference_layers import (
+    LoraAddmmLinear,
+    cast_float32_parameters,
+    dequantize_4bit_linears,
+    fuse_lora_linears,
+    plain_lora_adapter,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -26,7 +32,7 @@ class ScoringCopy:
         self.source = model
         self.model = copy.deepcopy(model)
         dequantize_4bit_linears(self.model)
-        self.model.to(dtype)
+        cast_float32_parameters(self.model, dtype)
         plain = {name: adapter for name, module in model.named_modules() if (adapter := plain_lora_adapter(module))}
         fuse_lora_linears(self.model, dtype)
         use_grouped_query_sdpa(self.model)

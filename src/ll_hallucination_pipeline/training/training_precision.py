@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..models import torch_dtype
+from ..models import cast_float32_parameters, torch_dtype
 
 if TYPE_CHECKING:
     import torch
@@ -16,11 +16,7 @@ def cast_unquantized(model: torch.nn.Module, dtype: str) -> None:
     Undoes peft's kbit preparation upcast, which doubles those weights' memory and keeps the residual
     stream, and so every saved activation, in float32.
     """
-    import torch
-
-    for param in model.parameters():
-        if param.dtype == torch.float32:
-            param.data = param.data.to(torch_dtype(dtype))
+    cast_float32_parameters(model, torch_dtype(dtype))
 
 
 def store_upcast_tables_compactly(model: torch.nn.Module, dtype: str) -> None:

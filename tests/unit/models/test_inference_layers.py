@@ -92,3 +92,15 @@ def test_dequantizing_after_a_forward_is_refused(tiny_nf4_model):
         pytest.skip("this CPU's bitsandbytes path does not repack 4-bit weights")
     with pytest.raises(RuntimeError, match="dequantize right after loading"):
         dequantize_4bit_linears(model)
+
+
+def test_an_adapter_whose_update_is_zero_scores_exactly_as_its_base_on_the_cpu(tiny_nf4_model, tmp_path):
+    """In bf16 too: casting the adapter to the compute dtype leaves the rotary frequencies in float32."""
+    from peft import LoraConfig, get_peft_model
+
+    load = tiny_nf4_model("bfloat16")
+    get_peft_model(load(), LoraConfig(r=4, target_modules="all-linear")).save_pretrained(tmp_path / "zero")  # B = 0
+    base, adapted = load(for_inference=True), load(for_inference=True, adapter_dir=tmp_path / "zero")
+    ids = torch.randint(0, 128, (2, 64))
+    with torch.inference_mode():
+        assert torch.equal(adapted(ids).logits, base(ids).logits)
